@@ -1,0 +1,86 @@
+"""Score Daily Dilemmas rows and persona completions under a list of interventions, on identical rows.
+
+`evaluate_dilemmas` -> one row per (intervention, α, action row): score = log P(Yes) − log P(No), pmass.
+`completion_logprobs` -> mean per-token log p(y | q) of assistant completions (no system prompt), the
+in-distribution measure: gap = ℓ(y_honest | q) − ℓ(y_dishonest | q) per (question, persona, sample).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .dilemmas import ASSISTANT_PREFILL, prompt_messages
+from .interventions import Intervention
+from .scoring import chat_prompt_ids, score_prompts, score_prompts_naive
+from .train import _collate, encode_example
+
+ROW_KEYS = ["dilemma_idx", "action_type", "label", "group", "subset"]
+
+
+def dilemma_prompt_ids(tok, rows: pd.DataFrame, intervention: Intervention) -> list[list[int]]:
+    return [chat_prompt_ids(tok, intervention.messages(prompt_messages(r.situation, r.action)), ASSISTANT_PREFILL)
+            for r in rows.itertuples()]
+
+
+def evaluate_dilemmas(
+    model, tok, rows: pd.DataFrame, interventions: Iterable[Intervention], batch_size: int = 32,
+    scorer: Literal["fast", "naive"] = "fast", progress: bool = True,
+) -> pd.DataFrame:
+    """Long table: intervention, alpha, ROW_KEYS..., score, pmass, logp_yes, logp_no."""
+    keys = [k for k in ROW_KEYS if k in rows.columns]
+    out = []
+    interventions = list(interventions)
+    for iv in tqdm(interventions, desc="interventions", disable=not progress or len(interventions) < 2):
+        prompts = dilemma_prompt_ids(tok, rows, iv)
+        with iv.applied(model):
+            if scorer == "fast":
+                s = score_prompts(model, tok, prompts, groups=list(rows.dilemma_idx), batch_size=batch_size)
+            elif scorer == "naive":
+                s = score_prompts_naive(model, tok, prompts, batch_size=batch_size)
+            else:
+                raise ValueError(f"unknown scorer {scorer!r}")
+        if not np.isfinite(s["score"]).all():
+            raise FloatingPointError(f"non-finite scores under {iv.name} α={iv.alpha}: the intervention diverges")
+        out.append(pd.concat([rows[keys].reset_index(drop=True), s], axis=1).assign(intervention=iv.name, alpha=iv.alpha))
+    cols = ["intervention", "alpha", *keys, "score", "pmass", "logp_yes", "logp_no"]
+    return pd.concat(out, ignore_index=True)[cols]
+
+
+@torch.inference_mode()
+def completion_logprobs(model, tok, examples: Sequence[list[dict[str, str]]], batch_size: int = 16,
+                        max_length: int = 192) -> np.ndarray:
+    """Mean log-probability per assistant token, ℓ = Σ_t m_t log p(x_t | x_<t) / Σ_t m_t, one per example."""
+    encoded = [encode_example(tok, m, max_length) for m in examples]
+    out = np.empty(len(encoded))
+    for start in range(0, len(encoded), batch_size):
+        batch = _collate(encoded[start:start + batch_size], tok.pad_token_id)
+        logits = model(input_ids=batch["input_ids"].to(model.device),
+                       attention_mask=batch["attention_mask"].to(model.device)).logits[:, :-1].float()
+        labels = batch["labels"][:, 1:].to(logits.device)
+        mask = labels != -100
+        lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        out[start:start + len(encoded[start:start + batch_size])] = ((lp * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
+    return out
+
+
+def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[Intervention], batch_size: int = 16) -> pd.DataFrame:
+    """Per (intervention, α, qid, persona_idx, sample, split): lp_pos, lp_neg, gap = lp_pos − lp_neg (no system prompt)."""
+    keys = ["qid", "persona_idx", "sample", "split"]
+    pos = completions[completions.side == "pos"].set_index(keys).sort_index()
+    neg = completions[completions.side == "neg"].set_index(keys).sort_index()
+    if not pos.index.equals(neg.index):
+        raise ValueError("persona completions: pos and neg sides are not paired")
+    msgs = lambda df: [[{"role": "user", "content": q}, {"role": "assistant", "content": c}]
+                       for q, c in zip(df.question, df.completion)]
+    out = []
+    for iv in interventions:
+        with iv.applied(model):
+            lp_pos = completion_logprobs(model, tok, msgs(pos), batch_size)
+            lp_neg = completion_logprobs(model, tok, msgs(neg), batch_size)
+        out.append(pos.index.to_frame(index=False).assign(intervention=iv.name, alpha=iv.alpha, lp_pos=lp_pos,
+                                                          lp_neg=lp_neg, gap=lp_pos - lp_neg))
+    return pd.concat(out, ignore_index=True)

@@ -1,0 +1,111 @@
+"""Persona prompts, the question pool, persona-conditioned generation, and training sets without the persona.
+
+Generation: for every (question q, persona index i, sample j) and side s ∈ {pos, neg},
+    y ~ p_θ0(· | system = persona_s[i], user = q)
+with the same random draws for both sides (`torch.manual_seed(seed, batch)` before each batch of the same
+composition), so noise common to the two sides cancels in θ+ − θ−.
+Training example: (user = q → assistant = y), the persona system prompt removed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from .paths import data_dir
+
+SIDES = ("pos", "neg")
+
+
+@dataclass(frozen=True)
+class Personas:
+    trait: str
+    positive: list[str]
+    negative: list[str]
+
+    def prompts(self, side: str) -> list[str]:
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        return self.positive if side == "pos" else self.negative
+
+
+def load_personas(path: Path | None = None) -> Personas:
+    path = path or data_dir() / "personas" / "honesty.yaml"
+    raw = yaml.safe_load(Path(path).read_text())
+    pos, neg = raw.get("positive") or [], raw.get("negative") or []
+    if len(pos) != len(neg) or not pos:
+        raise ValueError(f"{path}: needs the same non-zero number of positive and negative personas, got {len(pos)} and {len(neg)}")
+    return Personas(raw.get("trait", path.stem), list(pos), list(neg))
+
+
+def load_questions(path: Path | None = None) -> pd.DataFrame:
+    """Question pool: columns qid, question, category, origin."""
+    path = path or data_dir() / "questions" / "everyday_questions.csv"
+    df = pd.read_csv(path)
+    missing = {"qid", "question"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    if df["qid"].duplicated().any() or df["question"].isna().any():
+        raise ValueError(f"{path}: duplicated qid or empty question")
+    return df
+
+
+def split_questions(questions: pd.DataFrame, n_train: int, n_heldout: int, seed: int) -> pd.DataFrame:
+    """Seeded disjoint draw: returns `questions` rows with a column split ∈ {train, heldout}."""
+    if n_train + n_heldout > len(questions):
+        raise ValueError(f"asked for {n_train}+{n_heldout} questions, the pool has {len(questions)}")
+    order = np.random.default_rng(seed).permutation(len(questions))
+    train = questions.iloc[order[:n_train]].assign(split="train")
+    held = questions.iloc[order[n_train:n_train + n_heldout]].assign(split="heldout")
+    return pd.concat([train, held], ignore_index=True)
+
+
+def generation_plan(questions: pd.DataFrame, personas: Personas, n_samples: int) -> pd.DataFrame:
+    """One row per (question, persona index, sample): qid, question, split, persona_idx, sample."""
+    rows = [
+        {"qid": q.qid, "question": q.question, "split": q.split, "persona_idx": i, "sample": j}
+        for q in questions.itertuples() for i in range(len(personas.positive)) for j in range(n_samples)
+    ]
+    return pd.DataFrame(rows)
+
+
+@torch.inference_mode()
+def generate_completions(
+    model, tok, plan: pd.DataFrame, personas: Personas, seed: int, max_new_tokens: int = 48,
+    temperature: float = 0.7, top_p: float = 1.0, batch_size: int = 32, progress: bool = True,
+) -> pd.DataFrame:
+    """plan × {pos, neg} → columns of plan + side, system, completion, n_tokens. Batches share draws across sides."""
+    out = []
+    batches = [plan.iloc[i:i + batch_size] for i in range(0, len(plan), batch_size)]
+    for b, batch in enumerate(tqdm(batches, desc="generate", disable=not progress)):
+        for side in SIDES:
+            systems = [personas.prompts(side)[i] for i in batch.persona_idx]
+            texts = [
+                tok.apply_chat_template([{"role": "system", "content": s}, {"role": "user", "content": q}],
+                                        tokenize=False, add_generation_prompt=True)
+                for s, q in zip(systems, batch.question)
+            ]
+            enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            torch.manual_seed(seed * 100_003 + b)
+            gen = model.generate(**enc, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
+                                 top_p=top_p, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
+            new = gen[:, enc["input_ids"].shape[1]:]
+            for k, (row, ids) in enumerate(zip(batch.itertuples(index=False), new)):
+                ids = ids.tolist()
+                if tok.eos_token_id in ids:
+                    ids = ids[:ids.index(tok.eos_token_id)]
+                out.append({**row._asdict(), "side": side, "system": systems[k],
+                            "completion": tok.decode(ids, skip_special_tokens=True).strip(), "n_tokens": len(ids)})
+    return pd.DataFrame(out)
+
+
+def training_messages(completions: pd.DataFrame, side: str, split: str = "train") -> list[list[dict[str, str]]]:
+    """Chat examples (user = question, assistant = completion) for one side; the persona system prompt is dropped."""
+    rows = completions[(completions.side == side) & (completions.split == split)]
+    return [[{"role": "user", "content": r.question}, {"role": "assistant", "content": r.completion}]
+            for r in rows.itertuples()]

@@ -1,0 +1,233 @@
+"""Next-token Yes/No scoring of chat prompts, naive and with a two-level shared-prefix KV cache.
+
+For a prompt x (chat template, assistant turn pre-filled), with next-token log-probabilities ℓ = log_softmax(logits):
+    log P(Yes) = logsumexp_{v ∈ Y} ℓ_v,   Y = {v : decode(v).strip().lower() == "yes"}
+    log P(No)  = logsumexp_{v ∈ N} ℓ_v
+    score = log P(Yes) − log P(No),       pmass = P(Yes) + P(No)
+
+`score_prompts_naive`: one forward per batch of rows in the given order, whole prompt, full logits.
+`score_prompts`: the same numbers with fewer tokens computed. Level 1: the token prefix P common to every
+prompt is run once (batch 1). Level 2: rows that share a `group` (the two actions of a dilemma) share the
+segment S_g after P, run once per group on top of P's cache. Each row then runs only its own suffix R_r.
+Pads sit between segments (masked, positions continue from the real length), so the last position of
+every row is a real token and `logits_to_keep=1` suffices.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+from transformers import DynamicCache
+
+SCORE_COLUMNS = ["score", "pmass", "logp_yes", "logp_no"]
+
+
+@dataclass(frozen=True)
+class YesNoTokens:
+    yes: tuple[int, ...]
+    no: tuple[int, ...]
+
+
+@lru_cache(maxsize=8)
+def _yes_no_cached(tok_id: int, tok) -> YesNoTokens:  # noqa: ARG001 - tok_id keys the cache
+    yes, no = [], []
+    for i in range(len(tok)):
+        text = tok.decode([i]).strip().lower()
+        if text == "yes":
+            yes.append(i)
+        elif text == "no":
+            no.append(i)
+    if not yes or not no:
+        raise ValueError(f"tokenizer {tok.name_or_path!r} has no token decoding to yes ({len(yes)}) or no ({len(no)})")
+    return YesNoTokens(tuple(yes), tuple(no))
+
+
+def yes_no_tokens(tok) -> YesNoTokens:
+    """Every vocabulary id whose decoded text, stripped and lower-cased, is 'yes' or 'no'."""
+    return _yes_no_cached(id(tok), tok)
+
+
+def yes_no_from_logits(logits: torch.Tensor, yn: YesNoTokens) -> pd.DataFrame:
+    """logits (rows, vocab) at the answer position -> DataFrame with SCORE_COLUMNS."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    lp_yes = torch.logsumexp(logp[:, list(yn.yes)], dim=-1)
+    lp_no = torch.logsumexp(logp[:, list(yn.no)], dim=-1)
+    return pd.DataFrame(
+        {
+            "score": (lp_yes - lp_no).numpy(),
+            "pmass": (lp_yes.exp() + lp_no.exp()).numpy(),
+            "logp_yes": lp_yes.numpy(),
+            "logp_no": lp_no.numpy(),
+        }
+    )
+
+
+def chat_prompt_ids(tok, messages: list[dict[str, str]], prefill: str) -> list[int]:
+    """Token ids of the chat-templated conversation with the assistant turn opened and pre-filled."""
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefill
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def _left_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask), each (len(seqs), max_len), pads on the left."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if len(s):
+            ids[i, width - len(s):] = torch.tensor(s)
+            mask[i, width - len(s):] = 1
+    return ids, mask
+
+
+@torch.inference_mode()
+def score_prompts_naive(model, tok, prompts: Sequence[Sequence[int]], batch_size: int = 16, progress: bool = False) -> pd.DataFrame:
+    """Reference scorer: file order, left-padded batches, whole prompt, full logits."""
+    yn = yes_no_tokens(tok)
+    out = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc="score (naive)", disable=not progress):
+        ids, mask = _left_pad(prompts[start:start + batch_size], tok.pad_token_id)
+        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, -1]
+        out.append(yes_no_from_logits(logits.cpu(), yn))
+    return pd.concat(out, ignore_index=True)
+
+
+def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    first = seqs[0]
+    n = min(len(s) for s in seqs)
+    for s in seqs[1:]:
+        k = 0
+        while k < n and s[k] == first[k]:
+            k += 1
+        n = k
+    return n
+
+
+def _cache_from(layers: list[tuple[torch.Tensor, torch.Tensor]], config) -> DynamicCache:
+    return DynamicCache(ddp_cache_data=layers, config=config)
+
+
+def _cache_tensors(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _extend(model, past: list[tuple[torch.Tensor, torch.Tensor]], past_mask: torch.Tensor, past_len: torch.Tensor,
+            seqs: Sequence[Sequence[int]], pad_id: int, want_logits: bool):
+    """Run `seqs` (one per batch row) on top of a cache whose rows have `past_len` real tokens.
+
+    past: per layer (keys, values), each (B, heads, T_past, head_dim); past_mask (B, T_past); past_len (B,).
+    New tokens are left-padded after the past, with positions past_len + 0..len-1.
+    Returns (cache tensors, mask (B, T_past + W), new real lengths (B,), last-position logits or None).
+    """
+    ids, mask = _left_pad(seqs, pad_id)
+    lengths = mask.sum(1)
+    width = ids.shape[1]
+    offsets = torch.arange(width).unsqueeze(0) - (width - lengths).unsqueeze(1)  # 0.. for real tokens
+    position_ids = (past_len.unsqueeze(1) + offsets.clamp(min=0)).to(model.device)
+    full_mask = torch.cat([past_mask, mask], dim=1)
+    cache = _cache_from(past, model.config)
+    out = model(
+        input_ids=ids.to(model.device),
+        attention_mask=full_mask.to(model.device),
+        position_ids=position_ids,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    logits = out.logits[:, -1] if want_logits else None
+    return _cache_tensors(out.past_key_values), full_mask, past_len + lengths, logits
+
+
+def _select(past: list[tuple[torch.Tensor, torch.Tensor]], index: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    index = index.to(past[0][0].device)
+    return [(k.index_select(0, index), v.index_select(0, index)) for k, v in past]
+
+
+@torch.inference_mode()
+def score_prompts(
+    model,
+    tok,
+    prompts: Sequence[Sequence[int]],
+    groups: Sequence[object] | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Scores equal to `score_prompts_naive` (float32: within ~1e-5), computing only unshared tokens.
+
+    prompts: token ids per row; groups: a key per row, rows with equal keys share their segment after the
+    global prefix (e.g. the dilemma id). Rows are returned in input order.
+    """
+    n = len(prompts)
+    if n == 0:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    yn = yes_no_tokens(tok)
+    pad = tok.pad_token_id
+    groups = list(range(n)) if groups is None else list(groups)
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} keys for {n} prompts")
+
+    # Level 1: the prefix shared by every prompt, leaving every row at least one token of its own.
+    p_len = min(_common_prefix_len(prompts), min(len(p) for p in prompts) - 1)
+    if p_len < 1:
+        return score_prompts_naive(model, tok, prompts, batch_size=batch_size, progress=progress)
+    prefix_ids = torch.tensor([list(prompts[0][:p_len])], device=model.device)
+    prefix_out = model(input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
+    prefix_cache = _cache_tensors(prefix_out.past_key_values)
+
+    # Level 2: per group, the segment shared by its rows after P (each row keeps >= 1 token).
+    members: dict[object, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    seg_len = {}
+    for g, rows in members.items():
+        rows_tokens = [prompts[i][p_len:] for i in rows]
+        shared = _common_prefix_len(rows_tokens) if len(rows) > 1 else 0
+        seg_len[g] = min(shared, min(len(t) for t in rows_tokens) - 1)
+    order = sorted(members, key=lambda g: (seg_len[g], max(len(prompts[i]) for i in members[g])))
+
+    batches: list[list[object]] = [[]]
+    for g in order:
+        if batches[-1] and sum(len(members[h]) for h in batches[-1]) + len(members[g]) > batch_size:
+            batches.append([])
+        batches[-1].append(g)
+
+    results: dict[int, pd.DataFrame] = {}
+    for batch in tqdm(batches, desc="score", disable=not progress):
+        n_g = len(batch)
+        past = [(k.expand(n_g, -1, -1, -1), v.expand(n_g, -1, -1, -1)) for k, v in prefix_cache]
+        past_mask = torch.ones((n_g, p_len), dtype=torch.long)
+        past_len = torch.full((n_g,), p_len, dtype=torch.long)
+        segments = [prompts[members[g][0]][p_len:p_len + seg_len[g]] for g in batch]
+        if max(len(s) for s in segments) > 0:
+            past, past_mask, past_len, _ = _extend(model, past, past_mask, past_len, segments, pad, want_logits=False)
+        row_ids = [i for g in batch for i in members[g]]
+        row_group = torch.tensor([j for j, g in enumerate(batch) for _ in members[g]])
+        suffixes = [prompts[i][p_len + seg_len[groups[i]]:] for i in row_ids]
+        _, _, _, logits = _extend(
+            model, _select(past, row_group), past_mask[row_group], past_len[row_group], suffixes, pad, want_logits=True
+        )
+        scored = yes_no_from_logits(logits.cpu(), yn)
+        for j, i in enumerate(row_ids):
+            results[i] = scored.iloc[j]
+    return pd.DataFrame([results[i] for i in range(n)]).reset_index(drop=True)
+
+
+def tokens_computed(prompts: Sequence[Sequence[int]], groups: Sequence[object] | None = None) -> dict[str, float]:
+    """Tokens per row computed by the naive scorer (whole prompt) and by `score_prompts` (unshared tokens)."""
+    n = len(prompts)
+    groups = list(range(n)) if groups is None else list(groups)
+    p_len = max(0, min(_common_prefix_len(prompts), min(len(p) for p in prompts) - 1))
+    members: dict[object, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    fast = p_len
+    for rows in members.values():
+        tails = [prompts[i][p_len:] for i in rows]
+        shared = min(_common_prefix_len(tails) if len(rows) > 1 else 0, min(len(t) for t in tails) - 1)
+        fast += shared + sum(len(t) - shared for t in tails)
+    return {"naive": float(np.mean([len(p) for p in prompts])), "fast": fast / n}
