@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata as md
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,11 +163,17 @@ def convert_gguf(spec: ModelSpec) -> Path:
     return out
 
 
-def load_model(spec: str | ModelSpec, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+def default_device() -> str:
+    """`$WSTEER_DEVICE`, else 'cuda' when available, else 'cpu'."""
+    return os.environ.get("WSTEER_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_model(spec: str | ModelSpec, dtype: torch.dtype = torch.float32, device: str | None = None):
     """Return `(model, tokenizer)` in eval mode with `tokenizer.padding_side == 'left'` and a pad token.
 
-    Hub ids and local directories load with `from_pretrained` unchanged (GPU users: pass `device='cuda'`).
+    Hub ids and local directories load with `from_pretrained` unchanged; device defaults to `default_device()`.
     """
+    device = device or default_device()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     spec = resolve_spec(spec)

@@ -17,7 +17,8 @@ def data_dir() -> Path:
 
 
 def results_dir() -> Path:
-    return data_dir() / "results"
+    """Result tables (`$WSTEER_RESULTS`, default `<data>/results`)."""
+    return Path(os.environ.get("WSTEER_RESULTS", data_dir() / "results"))
 
 
 def cache_dir() -> Path:

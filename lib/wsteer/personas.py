@@ -77,9 +77,14 @@ def generation_plan(questions: pd.DataFrame, personas: Personas, n_samples: int)
 @torch.inference_mode()
 def generate_completions(
     model, tok, plan: pd.DataFrame, personas: Personas, seed: int, max_new_tokens: int = 48,
-    temperature: float = 0.7, top_p: float = 1.0, batch_size: int = 32, progress: bool = True,
+    temperature: float = 0.7, top_p: float = 1.0, batch_size: int = 32, shared_draws: bool = True,
+    progress: bool = True,
 ) -> pd.DataFrame:
-    """plan × {pos, neg} → columns of plan + side, system, completion, n_tokens. Batches share draws across sides."""
+    """plan × {pos, neg} → columns of plan + side, system, completion, n_tokens.
+
+    shared_draws: both sides of a batch start from the same RNG state (common random numbers); otherwise
+    the neg side uses an independent stream.
+    """
     out = []
     batches = [plan.iloc[i:i + batch_size] for i in range(0, len(plan), batch_size)]
     for b, batch in enumerate(tqdm(batches, desc="generate", disable=not progress)):
@@ -91,7 +96,7 @@ def generate_completions(
                 for s, q in zip(systems, batch.question)
             ]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            torch.manual_seed(seed * 100_003 + b)
+            torch.manual_seed(seed * 100_003 + b + (0 if shared_draws or side == "pos" else 50_021))
             gen = model.generate(**enc, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
                                  top_p=top_p, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
             new = gen[:, enc["input_ids"].shape[1]:]

@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make paper   set up .venv if needed, run the workflow on the embedded default model, render the paper
+#   make test    set up .venv if needed, run the test suite
+EXPERIMENT ?= default
+RENDERER ?= auto
+CORES ?= 1
+VENV := .venv/bin
+# Keep Jupyter, IPython, matplotlib and Snakemake state out of $HOME.
+export XDG_CACHE_HOME := $(CURDIR)/cache/xdg
+export IPYTHONDIR := $(CURDIR)/cache/jupyter/ipython
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/cache/jupyter/runtime
+export JUPYTER_DATA_DIR := $(CURDIR)/cache/jupyter/data
+export JUPYTER_CONFIG_DIR := $(CURDIR)/cache/jupyter/config
+export MPLCONFIGDIR := $(CURDIR)/cache/matplotlib
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: env paper test test-fast dry-run
+
+env:
+	@bash scripts/setup_env.sh
+
+paper: env
+	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) \
+		--config experiment=$(EXPERIMENT) renderer=$(RENDERER)
+	@$(VENV)/python -m wsteer.timing $(EXPERIMENT)
+
+dry-run: env
+	$(VENV)/snakemake -s workflow/Snakefile --cores 1 --config experiment=$(EXPERIMENT) -n
+
+test: env
+	$(VENV)/python -m pytest -q
+
+test-fast: env
+	$(VENV)/python -m pytest -q -m "not slow"

@@ -1,0 +1,105 @@
+"""Experiment configuration: one YAML file per named configuration under configs/experiments/.
+
+Sizes (questions, samples, rows, α grid, steps) live here, so a larger run is a config change.
+`run_key` hashes everything that determines the trained dW, so cached adapters are reused only when valid.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .paths import REPO_ROOT, configs_dir
+
+
+@dataclass(frozen=True)
+class PersonaCfg:
+    file: str = "data/personas/honesty.yaml"
+    n_personas: int = 5
+    questions_file: str = "data/questions/everyday_questions.csv"
+    n_train: int = 32
+    n_heldout: int = 8
+    n_samples: int = 1
+    max_new_tokens: int = 48
+    temperature: float = 0.7
+    batch_size: int = 32
+    shared_draws: bool = True
+
+
+@dataclass(frozen=True)
+class AdapterCfg:
+    rank: int = 8
+    alpha: float = 16.0
+    target_modules: str | list[str] = "all-linear"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainCfg:
+    epochs: int = 3
+    batch_size: int = 8
+    lr: float = 5e-4
+    warmup_steps: int = 2
+    max_length: int = 192
+
+
+@dataclass(frozen=True)
+class EvalCfg:
+    n_per_group: int | None = 64
+    n_offtarget: int | None = 32
+    row_seed: int = 0
+    alphas: tuple[float, ...] = (-2.0, -1.0, 0.0, 1.0, 2.0)
+    batch_size: int = 32
+    random_control_seed: int = 10_000
+    indist_alphas: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    n_boot: int = 2000
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "default"
+    models: tuple[str, ...] = ("smollm2-135m",)
+    adapters: tuple[str, ...] = ("lora",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    personas: PersonaCfg = PersonaCfg()
+    adapter: AdapterCfg = AdapterCfg()
+    train: TrainCfg = TrainCfg()
+    eval: EvalCfg = EvalCfg()
+
+    def run_key(self, model: str, adapter: str) -> str:
+        """Hash of what determines a seed's dW (model, adapter, persona data, training), 10 hex digits."""
+        blob = json.dumps({"model": model, "adapter": adapter, "personas": asdict(self.personas),
+                           "adapter_cfg": asdict(self.adapter), "train": asdict(self.train)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+_SECTIONS = {"personas": PersonaCfg, "adapter": AdapterCfg, "train": TrainCfg, "eval": EvalCfg}
+
+
+def _build(cls, raw: dict[str, Any], where: str):
+    known = set(cls.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) and k in ("alphas", "indist_alphas", "models", "adapters", "seeds") else v
+                  for k, v in raw.items()})
+
+
+def load_config(name_or_path: str | Path = "default", **overrides: Any) -> ExperimentConfig:
+    """Read configs/experiments/<name>.yaml (or a path); `overrides` replace top-level keys (e.g. models=[...])."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = configs_dir() / "experiments" / f"{name_or_path}.yaml"
+    if not path.is_absolute() and not path.exists():
+        path = REPO_ROOT / path
+    if not path.exists():
+        raise FileNotFoundError(f"no experiment config {path}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{path}:{k}") for k, cls in _SECTIONS.items()}
+    top = _build(ExperimentConfig, raw, str(path))
+    return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})

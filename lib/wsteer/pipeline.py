@@ -1,0 +1,207 @@
+"""The stages of one weight-steering run (config, model, adapter, seed), each cached and resumable.
+
+generate   persona completions under θ0                  -> results/.../completions.csv
+train      θ+ and θ− adapters from θ0 (shared init/order) -> cache/.../adapter_{pos,neg}/, train_log.csv
+diff       dW = W+ − W− from merged weights                -> cache/.../dw.safetensors, dw_norms.csv
+evaluate   Daily Dilemmas under θ0 + α·dW and α·R          -> dilemma_scores.csv   (R: norm-matched random)
+indist     held-out / train persona log-prob gap           -> persona_gap.csv
+Results (small tables) go to data/results/<config>/<model>/<adapter>/seed<k>/; heavy artefacts to
+$WSTEER_CACHE/runs/<model>/<adapter>/<run_key>/seed<k>/ (git-ignored).
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import torch
+
+from . import dilemmas as dd
+from .adapters import AdapterConfig
+from .config import ExperimentConfig
+from .diff import WeightDelta, delta_between
+from .evaluate import evaluate_dilemmas, persona_gap
+from .interventions import NoIntervention, WeightSteering
+from .io import read_table, write_table
+from .models import load_model, resolve_spec
+from .paths import REPO_ROOT, cache_dir, results_dir
+from .personas import SIDES, Personas, generation_plan, generate_completions, load_personas, load_questions, split_questions, training_messages
+from .steer import WeightPatcher
+from .train import TrainConfig, merged_weights, train_adapter
+
+
+@dataclass
+class SeedRun:
+    cfg: ExperimentConfig
+    model_name: str
+    adapter: str
+    seed: int
+    timings: list[dict] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.cfg.run_key(self.model_name, self.adapter)
+
+    @property
+    def model_label(self) -> str:
+        """Path-safe model name: the registry name, or the last component of a local path / hub id."""
+        return resolve_spec(self.model_name).name
+
+    @property
+    def results(self) -> Path:
+        return results_dir() / self.cfg.name / self.model_label / self.adapter / f"seed{self.seed}"
+
+    @property
+    def cache(self) -> Path:
+        return cache_dir() / "runs" / self.model_label / self.adapter / self.key / f"seed{self.seed}"
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[dict]:
+        """Time a stage; the row (stage, seconds, cached) is appended to results/timings.csv atomically."""
+        info = {"stage": name, "cached": False}
+        t0 = time.perf_counter()
+        yield info
+        info["seconds"] = time.perf_counter() - t0
+        self.timings = [t for t in self.timings if t["stage"] != name] + [info]
+        write_table(pd.DataFrame(self.timings).assign(seed=self.seed, model=self.model_name, adapter=self.adapter,
+                                                     run_key=self.key), self.results / "timings.csv")
+
+
+def personas_of(cfg: ExperimentConfig) -> Personas:
+    p = load_personas(REPO_ROOT / cfg.personas.file)
+    n = cfg.personas.n_personas
+    if n > len(p.positive):
+        raise ValueError(f"config asks for {n} personas per side, {cfg.personas.file} has {len(p.positive)}")
+    return Personas(p.trait, p.positive[:n], p.negative[:n])
+
+
+def generate(run: SeedRun, model, tok) -> pd.DataFrame:
+    path = run.results / "completions.csv"
+    with run.stage("generate") as info:
+        if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
+            info["cached"] = True
+            return old
+        pc = run.cfg.personas
+        questions = split_questions(load_questions(REPO_ROOT / pc.questions_file), pc.n_train, pc.n_heldout, seed=run.seed)
+        personas = personas_of(run.cfg)
+        plan = generation_plan(questions, personas, pc.n_samples)
+        comp = generate_completions(model, tok, plan, personas, seed=run.seed, max_new_tokens=pc.max_new_tokens,
+                                    temperature=pc.temperature, batch_size=pc.batch_size, shared_draws=pc.shared_draws)
+        comp["run_key"] = run.key
+        write_table(comp, path)
+        return comp
+
+
+def _adapter_cfg(run: SeedRun) -> AdapterConfig:
+    a = run.cfg.adapter
+    return AdapterConfig(kind=run.adapter, rank=a.rank, alpha=a.alpha, target_modules=a.target_modules, extra=dict(a.extra))
+
+
+def train_side(run: SeedRun, side: str, completions: pd.DataFrame) -> dict[str, torch.Tensor]:
+    """Merged adapted weights W_side (trains, or reloads the cached adapter onto a fresh θ0)."""
+    from peft import PeftModel
+
+    adir = run.cache / f"adapter_{side}"
+    base, tok = load_model(run.model_name)
+    with run.stage(f"train_{side}") as info:
+        if (adir / "adapter_config.json").exists():
+            info["cached"] = True
+            pm = PeftModel.from_pretrained(base, adir)
+        else:
+            examples = training_messages(completions, side, split="train")
+            pm, log = train_adapter(base, tok, examples, _adapter_cfg(run), TrainConfig(**asdict(run.cfg.train)),
+                                    seed=run.seed, desc=f"train {side} seed{run.seed}")
+            write_table(log.assign(side=side), run.results / f"train_log_{side}.csv")
+            tmp = adir.with_name(adir.name + ".partial")
+            pm.save_pretrained(tmp)
+            tmp.rename(adir)
+        _, weights = merged_weights(pm)
+    return weights
+
+
+def compute_dw(run: SeedRun, completions: pd.DataFrame) -> WeightDelta:
+    path = run.cache / "dw.safetensors"
+    if path.exists():
+        with run.stage("diff") as info:
+            info["cached"] = True
+            return WeightDelta.load(path)
+    w_pos = train_side(run, "pos", completions)
+    w_neg = train_side(run, "neg", completions)
+    with run.stage("diff"):
+        dw = delta_between(w_pos, w_neg, meta={"model": run.model_name, "adapter": run.adapter, "seed": str(run.seed),
+                                               "run_key": run.key, "config": run.cfg.name})
+        del w_pos, w_neg
+        base, _ = load_model(run.model_name)
+        params = dict(base.named_parameters())
+        write_table(dw.norm_table({n: params[n].detach() for n in dw.names}), run.results / "dw_norms.csv")
+        dw.save(path)
+    return dw
+
+
+def evaluation_rows(cfg: ExperimentConfig) -> pd.DataFrame:
+    """The fixed Daily Dilemmas rows of a config (same rows for every seed, method and α)."""
+    labels = dd.honesty_labels(dd.load_actions(), dd.load_values())
+    return dd.select_rows(labels, cfg.eval.n_per_group, cfg.eval.n_offtarget, seed=cfg.eval.row_seed)
+
+
+def steering_variants(run: SeedRun, dw: WeightDelta, patcher: WeightPatcher, alphas) -> list:
+    """θ0, θ0 + α·dW and θ0 + α·R for α ≠ 0, sharing one W0 copy (R: norm-matched random, seeded per seed)."""
+    rand = dw.random_like(seed=run.cfg.eval.random_control_seed + run.seed)
+    out = [NoIntervention(name="base")]
+    for a in alphas:
+        if a != 0:
+            out += [WeightSteering(dw, a, name="dW", patcher=patcher), WeightSteering(rand, a, name="random", patcher=patcher)]
+    return out
+
+
+def _with_base_for_each_method(df: pd.DataFrame) -> pd.DataFrame:
+    """Tidy: the θ0 rows appear once per method with α = 0, so each method's curve has its own reference."""
+    base = df[df.intervention == "base"]
+    rest = df[df.intervention != "base"]
+    parts = [rest] + [base.assign(intervention=m) for m in rest.intervention.unique()]
+    return pd.concat(parts, ignore_index=True).rename(columns={"intervention": "method"})
+
+
+def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
+    path = run.results / "dilemma_scores.csv"
+    with run.stage("evaluate") as info:
+        if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
+            info["cached"] = True
+            return old
+        rows = evaluation_rows(run.cfg)
+        patcher = WeightPatcher(model, dw.names)
+        variants = steering_variants(run, dw, patcher, run.cfg.eval.alphas)
+        scores = evaluate_dilemmas(model, tok, rows, variants, batch_size=run.cfg.eval.batch_size)
+        out = _with_base_for_each_method(scores).assign(seed=run.seed, run_key=run.key)
+        info["rows"] = len(rows)
+        info["evaluations"] = len(variants)
+        write_table(out, path)
+        return out
+
+
+def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame) -> pd.DataFrame:
+    path = run.results / "persona_gap.csv"
+    with run.stage("indist") as info:
+        if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
+            info["cached"] = True
+            return old
+        patcher = WeightPatcher(model, dw.names)
+        variants = steering_variants(run, dw, patcher, run.cfg.eval.indist_alphas)
+        gap = persona_gap(model, tok, completions, variants)
+        out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key)
+        write_table(out, path)
+        return out
+
+
+def run_seed(cfg: ExperimentConfig, model_name: str, adapter: str, seed: int) -> SeedRun:
+    """All stages for one seed; finished stages are read back from disk."""
+    run = SeedRun(cfg, model_name, adapter, seed)
+    model, tok = load_model(model_name)
+    comp = generate(run, model, tok)
+    dw = compute_dw(run, comp)
+    evaluate(run, model, tok, dw)
+    indist(run, model, tok, dw, comp)
+    return run

@@ -1,0 +1,73 @@
+"""Across-seed summary tables of one (config, model, adapter): the numbers the paper reads.
+
+shifts.csv        method, alpha, measure, estimate, ci_low, ci_high   (balanced Δ, groups, off-target, pmass)
+per_seed.csv      method, seed, alpha, balanced_delta                 (the per-seed curves)
+dw_cosines.csv    a, b, level, key, cosine, kind ∈ {dW, random}       (seed-to-seed agreement of dW vs control)
+indist.csv        method, seed, alpha, split, gap, gap_shift          (persona log-prob gap, shift from α = 0)
+timings.csv       seed, stage, seconds, cached
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import ExperimentConfig
+from .diff import WeightDelta, cosine_table
+from .io import read_table, write_table
+from .metrics import per_dilemma_shifts, per_seed_balanced, summarise_shifts
+from .pipeline import SeedRun
+
+
+def _seed_tables(cfg: ExperimentConfig, model: str, adapter: str, name: str) -> pd.DataFrame:
+    """One table per seed, concatenated, with a `seed` column."""
+    return pd.concat([read_table(SeedRun(cfg, model, adapter, s).results / name).assign(seed=s) for s in cfg.seeds],
+                     ignore_index=True)
+
+
+def dilemma_summary(cfg: ExperimentConfig, model: str, adapter: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-dilemma shifts, across-seed summary with CIs, per-seed balanced curves)."""
+    scores = _seed_tables(cfg, model, adapter, "dilemma_scores.csv")
+    per_d = per_dilemma_shifts(scores, by=["method", "seed"])
+    return per_d, summarise_shifts(per_d, n_boot=cfg.eval.n_boot), per_seed_balanced(per_d)
+
+
+def dw_cosines(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
+    """Seed-to-seed cosines of dW, next to the same cosines between seeds' norm-matched random controls."""
+    deltas = {f"seed{s}": WeightDelta.load(SeedRun(cfg, model, adapter, s).cache / "dw.safetensors") for s in cfg.seeds}
+    rand = {k: d.random_like(seed=cfg.eval.random_control_seed + int(k[4:])) for k, d in deltas.items()}
+    return pd.concat([cosine_table(deltas).assign(kind="dW"), cosine_table(rand).assign(kind="random")], ignore_index=True)
+
+
+def indist_summary(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
+    """Mean persona gap per (method, seed, α, split) and its shift from α = 0 (same seed, same pairs)."""
+    gap = _seed_tables(cfg, model, adapter, "persona_gap.csv")
+    g = gap.groupby(["method", "seed", "alpha", "split"], as_index=False)["gap"].mean()
+    ref = g[g.alpha == 0].set_index(["method", "seed", "split"])["gap"]
+    g["gap_shift"] = g["gap"].to_numpy() - ref.reindex(pd.MultiIndex.from_frame(g[["method", "seed", "split"]])).to_numpy()
+    return g
+
+
+def write_summary(cfg: ExperimentConfig, model: str, adapter: str) -> dict[str, pd.DataFrame]:
+    out_dir = SeedRun(cfg, model, adapter, 0).results.parent / "summary"
+    per_d, shifts, per_seed = dilemma_summary(cfg, model, adapter)
+    tables = {
+        "shifts": shifts.assign(model=model, adapter=adapter, config=cfg.name),
+        "per_seed": per_seed.assign(model=model, adapter=adapter),
+        "per_dilemma": per_d,
+        "dw_cosines": dw_cosines(cfg, model, adapter),
+        "indist": indist_summary(cfg, model, adapter),
+        "timings": _seed_tables(cfg, model, adapter, "timings.csv"),
+        "dw_norms": _seed_tables(cfg, model, adapter, "dw_norms.csv"),
+    }
+    for name, df in tables.items():
+        write_table(df, out_dir / f"{name}.csv")
+    return tables
+
+
+
+def headline(shifts: pd.DataFrame, alpha: float = 1.0) -> dict[str, float]:
+    """Balanced Δ at α for dW and the random control, with their seed×dilemma CIs."""
+    sel = shifts[(shifts.measure == "balanced") & np.isclose(shifts.alpha, alpha)].set_index("method")
+    return {f"{m}_{k}": float(sel.loc[m, k]) for m in sel.index for k in ("estimate", "ci_low", "ci_high")}

@@ -1,0 +1,123 @@
+"""Scores against hand computations; fast scorer against the naive one; balanced Δ invariances."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from wsteer import dilemmas as dd
+from wsteer.evaluate import evaluate_dilemmas
+from wsteer.interventions import NoIntervention, SystemPrompt
+from wsteer.metrics import balanced_delta, per_dilemma_shifts, seed_dilemma_bootstrap
+from wsteer.scoring import (YesNoTokens, chat_prompt_ids, score_prompts, score_prompts_naive, tokens_computed,
+                            yes_no_from_logits, yes_no_tokens)
+
+
+def test_score_equals_hand_computation_with_multi_token_variants():
+    logits = torch.tensor([[2.0, 0.5, -1.0, 1.5, 0.0, 3.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    yn = YesNoTokens(yes=(0, 3), no=(1, 2, 4))
+    out = yes_no_from_logits(logits, yn)
+    for r in range(2):
+        z = np.exp(logits[r].numpy().astype(np.float64))
+        p = z / z.sum()
+        p_yes, p_no = p[0] + p[3], p[1] + p[2] + p[4]
+        assert math.isclose(out.score[r], math.log(p_yes) - math.log(p_no), abs_tol=1e-5)
+        assert math.isclose(out.pmass[r], p_yes + p_no, abs_tol=1e-6)
+    assert math.isclose(out.score[1], math.log(2 / 3), abs_tol=1e-6)
+
+
+def test_yes_no_tokens_collects_every_variant(tiny):
+    _, tok = tiny
+    yn = yes_no_tokens(tok)
+    yes_texts = {tok.decode([i]) for i in yn.yes}
+    no_texts = {tok.decode([i]) for i in yn.no}
+    assert {"Yes", " Yes", " yes"} <= yes_texts and {"No", " No", " no"} <= no_texts
+    assert all(t.strip().lower() == "yes" for t in yes_texts) and all(t.strip().lower() == "no" for t in no_texts)
+
+
+def _dilemma_prompts(tok, n_dilemmas=7):
+    labels = dd.honesty_labels(dd.load_actions(), dd.load_values())
+    rows = dd.select_rows(labels, n_per_group=3, n_offtarget=n_dilemmas - 6, seed=0)
+    prompts = [chat_prompt_ids(tok, dd.prompt_messages(r.situation, r.action), dd.ASSISTANT_PREFILL) for r in rows.itertuples()]
+    return rows, prompts
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 32])
+def test_fast_scorer_equals_naive_row_by_row(tiny, batch_size):
+    model, tok = tiny
+    rows, prompts = _dilemma_prompts(tok)
+    assert len({len(p) for p in prompts}) > 3  # mixed lengths
+    naive = score_prompts_naive(model, tok, prompts, batch_size=16)
+    fast2 = score_prompts(model, tok, prompts, groups=list(rows.dilemma_idx), batch_size=batch_size)  # both levels
+    fast1 = score_prompts(model, tok, prompts, groups=None, batch_size=batch_size)  # level 1 only
+    for fast in (fast1, fast2):
+        np.testing.assert_allclose(fast[["score", "logp_yes", "logp_no"]], naive[["score", "logp_yes", "logp_no"]], atol=1e-4)
+    assert naive.score.std() > 1e-3  # the tiny model's scores vary, so the comparison can fail
+    tc = tokens_computed(prompts, list(rows.dilemma_idx))
+    assert tc["fast"] < tc["naive"]
+
+
+def test_single_row_and_prompt_side_intervention(tiny):
+    model, tok = tiny
+    rows, prompts = _dilemma_prompts(tok)
+    one = score_prompts(model, tok, prompts[:1])
+    np.testing.assert_allclose(one.score, score_prompts_naive(model, tok, prompts[:1]).score, atol=1e-4)
+    out = evaluate_dilemmas(model, tok, rows, [NoIntervention(), SystemPrompt("Always be honest.")], progress=False)
+    assert set(out.intervention) == {"base", "system_prompt"} and len(out) == 2 * len(rows)
+    a, b = (out[out.intervention == k].score.to_numpy() for k in ("base", "system_prompt"))
+    assert np.abs(a - b).max() > 1e-4  # the system prompt reaches the model
+
+
+def _synthetic_scores(rng, n_todo=6, n_not=3, n_none=4, alphas=(0.0, 1.0), seeds=(0, 1, 2)):
+    rows = []
+    d = 0
+    for group, n in (("honest_todo", n_todo), ("honest_not_todo", n_not), ("none", n_none)):
+        for _ in range(n):
+            d += 1
+            for at in ("to_do", "not_to_do"):
+                honest = (group == "honest_todo") == (at == "to_do")
+                label = 0 if group == "none" else (1 if honest else -1)
+                for s in seeds:
+                    for a in alphas:
+                        rows.append({"method": "dW", "seed": s, "alpha": a, "dilemma_idx": d, "action_type": at,
+                                     "label": label, "group": group, "score": rng.normal(), "pmass": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_balanced_delta_ignores_a_generic_shift_toward_acting():
+    scores = _synthetic_scores(np.random.default_rng(0))
+    base = per_dilemma_shifts(scores, by=["method", "seed"])
+    shifted = scores.copy()
+    shifted.loc[(shifted.action_type == "to_do") & (shifted.alpha != 0), "score"] += 5.0
+    moved = per_dilemma_shifts(shifted, by=["method", "seed"])
+    for s in (0, 1, 2):
+        sel = lambda df: df[(df.seed == s) & (df.alpha == 1.0)]
+        assert math.isclose(balanced_delta(sel(base)), balanced_delta(sel(moved)), abs_tol=1e-9)
+        # the unbalanced (row-pooled) mean does move: the guard is needed
+        pooled = lambda df: sel(df)[sel(df).group != "none"].delta.mean()
+        assert abs(pooled(base) - pooled(moved)) > 0.5
+    # and the off-target generic shift picks the constant up: ½(5 − 0) = 2.5 per dilemma
+    g = lambda df: df[(df.group == "none") & (df.alpha == 1.0)].generic.mean()
+    assert math.isclose(g(moved) - g(base), 2.5, abs_tol=1e-9)
+
+
+def test_delta_sign_and_scale_match_definition():
+    scores = _synthetic_scores(np.random.default_rng(1))
+    honest = scores.label == 1
+    scores.loc[honest & (scores.alpha == 1.0), "score"] += 2.0  # honest row +2, other row unchanged
+    ref = _synthetic_scores(np.random.default_rng(1))
+    d = per_dilemma_shifts(scores, by=["method", "seed"]).query("alpha == 1.0 and group != 'none'")
+    d0 = per_dilemma_shifts(ref, by=["method", "seed"]).query("alpha == 1.0 and group != 'none'")
+    np.testing.assert_allclose(d.delta.to_numpy() - d0.delta.to_numpy(), 1.0)  # ½·(+1)·2
+
+
+def test_bootstrap_ci_covers_estimate_and_needs_identical_rows():
+    scores = _synthetic_scores(np.random.default_rng(2))
+    per_d = per_dilemma_shifts(scores, by=["method", "seed"]).query("alpha == 1.0")
+    r = seed_dilemma_bootstrap(per_d, n_boot=300)
+    assert r["ci_low"] <= r["estimate"] <= r["ci_high"] and r["n_seeds"] == 3
+    with pytest.raises(ValueError, match="different dilemmas"):
+        seed_dilemma_bootstrap(per_d[~((per_d.seed == 1) & (per_d.dilemma_idx == 1))], n_boot=10)
