@@ -2,6 +2,7 @@
 #   make paper   set up .venv if needed, run the workflow on the embedded default model, render the paper
 #   make test    set up .venv if needed, run the test suite
 EXPERIMENT ?= default
+MODELS ?=
 RENDERER ?= auto
 CORES ?= 1
 VENV := .venv/bin
@@ -21,7 +22,7 @@ env:
 
 paper: env
 	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) \
-		--config experiment=$(EXPERIMENT) renderer=$(RENDERER)
+		--config experiment=$(EXPERIMENT) renderer=$(RENDERER) models=$(MODELS)
 	@$(VENV)/python -m wsteer.timing $(EXPERIMENT)
 
 dry-run: env

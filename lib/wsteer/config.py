@@ -56,6 +56,7 @@ class EvalCfg:
     batch_size: int = 32
     random_control_seed: int = 10_000
     indist_alphas: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    indist_train_questions: int = 6   # training questions re-scored in the in-distribution check (all held-out ones are)
     n_boot: int = 2000
 
 

