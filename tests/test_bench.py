@@ -1,0 +1,20 @@
+"""The speed harness runs end to end on the tiny model and reports every target's row."""
+from __future__ import annotations
+
+import pandas as pd
+
+from wsteer.bench import run_bench
+
+
+def test_bench_reports_all_targets(tiny_model_dir, tmp_path):
+    out = tmp_path / "bench.csv"
+    df = run_bench(str(tiny_model_dir), n_rows=6, sweep_rows=4, alphas=(-1.0, 1.0), gen_batches=(1, 2), out=out)
+    assert out.exists() and len(pd.read_csv(out)) == len(df)
+    metrics = " | ".join(df.metric)
+    for needle in ("scoring rows/s", "tokens computed per row", "FLOP/s on computed tokens", "max |score fast − naive|",
+                   "sweep of 2 α variants", "bfloat16", "generation", "LoRA step", "peak RSS"):
+        assert needle in metrics, needle
+    err = df.set_index("metric").loc["max |score fast − naive|", "fast"]
+    assert err <= 1e-4
+    tok = df.set_index("metric").loc["tokens computed per row"]
+    assert tok.fast < tok.naive
