@@ -4,7 +4,7 @@
 EXPERIMENT ?= default
 MODELS ?=
 RENDERER ?= auto
-CORES ?= 1
+CORES ?= $(shell nproc)
 VENV := .venv/bin
 # Keep Jupyter, IPython, matplotlib and Snakemake state out of $HOME.
 export XDG_CACHE_HOME := $(CURDIR)/cache/xdg

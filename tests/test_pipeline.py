@@ -75,3 +75,17 @@ def test_embedded_gguf_model_loads_and_scores(monkeypatch):
     fast = evaluate_dilemmas(model, tok, rows, [NoIntervention()], scorer="fast", progress=False)
     np.testing.assert_allclose(fast.score, naive.score, atol=1e-4)
     assert (naive.pmass > 0.05).all() and naive.score.std() > 0.01
+
+
+def test_cached_tables_are_recognised_whatever_the_run_key_looks_like(tmp_path, monkeypatch):
+    from wsteer.config import load_config
+    from wsteer.io import write_table
+    from wsteer.pipeline import SeedRun
+
+    run = SeedRun(load_config("default"), "smollm2-135m", "lora", 0)
+    for key in ("0123456789", "2509163597", "1e5a0b3c9d"):
+        monkeypatch.setattr(SeedRun, "key", property(lambda self, k=key: k))
+        write_table(pd.DataFrame({"x": [1, 2], "run_key": [key, key]}), tmp_path / "t.csv")
+        assert run.cached_table(tmp_path / "t.csv") is not None, key
+    monkeypatch.setattr(SeedRun, "key", property(lambda self: "ffffffffff"))
+    assert run.cached_table(tmp_path / "t.csv") is None

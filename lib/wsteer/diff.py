@@ -109,28 +109,74 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.dot(a.reshape(-1).double(), b.reshape(-1).double()) / (a.double().norm() * b.double().norm()))
 
 
-def cosine_table(deltas: dict[str, WeightDelta], by: Iterable[str] = ("flat", "family", "tensor")) -> pd.DataFrame:
-    """Cosine between every pair of deltas: flattened, per module family (concatenated), and per tensor (mean).
+def layer_band(name: str, n_layers: int, n_bands: int = 3) -> str:
+    """'early' / 'middle' / 'late' third of the decoder stack (n_bands = 3), or 'other' outside it."""
+    i = layer_index(name)
+    if i < 0:
+        return "other"
+    names = ["early", "middle", "late"] if n_bands == 3 else [f"band{b}" for b in range(n_bands)]
+    return names[min(n_bands - 1, i * n_bands // max(1, n_layers))]
 
-    Rows: a, b, level ('flat' | 'family' | 'tensor_mean'), key (family or 'all'), cosine.
+
+def _grouped_cosines(da: WeightDelta, db: WeightDelta, key: Callable[[str], str]) -> dict[str, float]:
+    groups: dict[str, list[str]] = {}
+    for n in sorted(set(da.tensors) & set(db.tensors)):
+        groups.setdefault(key(n), []).append(n)
+    return {g: cosine(torch.cat([da.tensors[n].reshape(-1) for n in ns]), torch.cat([db.tensors[n].reshape(-1) for n in ns]))
+            for g, ns in sorted(groups.items())}
+
+
+def cosine_table(deltas: dict[str, WeightDelta], levels: Iterable[str] = ("flat", "family", "band", "tensor_mean")) -> pd.DataFrame:
+    """Cosine between every pair of deltas, of the concatenated tensors per group.
+
+    level 'flat': all tensors; 'family': per module family (q_proj, ...); 'band': per third of the layer stack;
+    'tensor_mean': mean over tensors of the per-tensor cosine. Rows: a, b, level, key, cosine.
     """
     keys = sorted(deltas)
+    if not keys:
+        return pd.DataFrame(columns=["a", "b", "level", "key", "cosine"])
+    n_layers = 1 + max((layer_index(n) for d in deltas.values() for n in d.tensors), default=0)
+    groupings: dict[str, Callable[[str], str]] = {
+        "flat": lambda n: "all", "family": module_family, "band": lambda n: layer_band(n, n_layers)}
     rows = []
     for i, ka in enumerate(keys):
         for kb in keys[i + 1:]:
             da, db = deltas[ka], deltas[kb]
-            names = sorted(set(da.tensors) & set(db.tensors))
-            if "flat" in by:
-                rows.append({"a": ka, "b": kb, "level": "flat", "key": "all", "cosine": cosine(da.flat(), db.flat())})
-            if "family" in by:
-                fams: dict[str, list[str]] = {}
-                for n in names:
-                    fams.setdefault(module_family(n), []).append(n)
-                for fam, ns in sorted(fams.items()):
-                    va = torch.cat([da.tensors[n].reshape(-1) for n in ns])
-                    vb = torch.cat([db.tensors[n].reshape(-1) for n in ns])
-                    rows.append({"a": ka, "b": kb, "level": "family", "key": fam, "cosine": cosine(va, vb)})
-            if "tensor" in by:
-                cs = [cosine(da.tensors[n], db.tensors[n]) for n in names]
-                rows.append({"a": ka, "b": kb, "level": "tensor_mean", "key": "all", "cosine": float(np.mean(cs))})
+            for level in levels:
+                if level == "tensor_mean":
+                    names = sorted(set(da.tensors) & set(db.tensors))
+                    cs = [cosine(da.tensors[n], db.tensors[n]) for n in names]
+                    rows.append({"a": ka, "b": kb, "level": level, "key": "all", "cosine": float(np.mean(cs))})
+                    continue
+                for g, c in _grouped_cosines(da, db, groupings[level]).items():
+                    rows.append({"a": ka, "b": kb, "level": level, "key": g, "cosine": c})
+    return pd.DataFrame(rows)
+
+
+def mean_delta(deltas: list[WeightDelta]) -> WeightDelta:
+    """Element-wise average (1/k) Σ dW_i over the given deltas (same names and shapes)."""
+    names = deltas[0].names
+    return WeightDelta({n: sum(d.tensors[n] for d in deltas) / len(deltas) for n in names}, {"averaged": str(len(deltas))})
+
+
+def split_average_cosines(deltas: dict[str, WeightDelta], max_splits: int = 10, seed: int = 0) -> pd.DataFrame:
+    """cos(mean of k deltas, mean of k other deltas) for k = 1 .. n//2 over random disjoint splits.
+
+    A direction shared across seeds makes this grow with k (the noise averages out); pure noise keeps it ≈ 0.
+    Rows: k, split, cosine.
+    """
+    keys = sorted(deltas)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(1, len(keys) // 2 + 1):
+        seen = set()
+        for split in range(max_splits):
+            perm = rng.permutation(len(keys))
+            a, b = tuple(sorted(perm[:k])), tuple(sorted(perm[k:2 * k]))
+            if (a, b) in seen or (b, a) in seen:
+                continue
+            seen.add((a, b))
+            va = mean_delta([deltas[keys[i]] for i in a]).flat()
+            vb = mean_delta([deltas[keys[i]] for i in b]).flat()
+            rows.append({"k": k, "split": split, "cosine": cosine(va, vb)})
     return pd.DataFrame(rows)

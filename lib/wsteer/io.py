@@ -40,11 +40,11 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, **csv_kwargs) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"result table {path} does not exist: run the workflow stage that writes it")
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, **csv_kwargs)
 
 
 def write_json(obj: Any, path: str | Path) -> Path:

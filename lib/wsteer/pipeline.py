@@ -58,6 +58,13 @@ class SeedRun:
     def cache(self) -> Path:
         return cache_dir() / "runs" / self.model_label / self.adapter / self.key / f"seed{self.seed}"
 
+    def cached_table(self, path: Path) -> pd.DataFrame | None:
+        """The table at `path` if it exists and was written by this run key, else None."""
+        if not path.exists():
+            return None
+        old = read_table(path, dtype={"run_key": str})
+        return old if old["run_key"].eq(self.key).all() else None
+
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
         """Time a stage; the row (stage, seconds, cached) is appended to results/timings.csv atomically."""
@@ -81,7 +88,7 @@ def personas_of(cfg: ExperimentConfig) -> Personas:
 def generate(run: SeedRun, model, tok) -> pd.DataFrame:
     path = run.results / "completions.csv"
     with run.stage("generate") as info:
-        if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
+        if (old := run.cached_table(path)) is not None:
             info["cached"] = True
             return old
         pc = run.cfg.personas
@@ -168,7 +175,7 @@ def _with_base_for_each_method(df: pd.DataFrame) -> pd.DataFrame:
 def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
     path = run.results / "dilemma_scores.csv"
     with run.stage("evaluate") as info:
-        if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
+        if (old := run.cached_table(path)) is not None:
             info["cached"] = True
             return old
         rows = evaluation_rows(run.cfg)
@@ -185,7 +192,7 @@ def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
 def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame) -> pd.DataFrame:
     path = run.results / "persona_gap.csv"
     with run.stage("indist") as info:
-        if path.exists() and (old := read_table(path))["run_key"].eq(run.key).all():
+        if (old := run.cached_table(path)) is not None:
             info["cached"] = True
             return old
         train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
