@@ -25,21 +25,22 @@ def _train(model_dir, examples, seed=0, kind="lora"):
     return pm, w0, log
 
 
+def _lora_products(pm) -> dict[str, torch.Tensor]:
+    """LoRA's own factors: W − W0 = s·B·A (s = alpha / r), keyed by the wrapped weight's name."""
+    out = {}
+    for name, mod in pm.named_modules():
+        if hasattr(mod, "lora_A") and "default" in getattr(mod, "lora_A", {}):
+            key = name.removeprefix("base_model.model.") + ".weight"
+            out[key] = mod.scaling["default"] * mod.lora_B["default"].weight @ mod.lora_A["default"].weight
+    return out
+
+
 def test_dw_equals_merged_weight_difference_and_lora_factors(tiny_model_dir):
     pm_pos, w0, _ = _train(tiny_model_dir, EXAMPLES_POS)
-    # LoRA's own factors: W+ = W0 + s·B+A+ (s = alpha / r)
-    lora_pos = {}
-    for name, mod in pm_pos.named_modules():
-        if hasattr(mod, "lora_A") and "default" in getattr(mod, "lora_A", {}):
-            key = name.removeprefix("base_model.model.") + ".weight"
-            lora_pos[key] = mod.scaling["default"] * mod.lora_B["default"].weight @ mod.lora_A["default"].weight
+    lora_pos = _lora_products(pm_pos)
     _, w_pos = merged_weights(pm_pos)
     pm_neg, _, _ = _train(tiny_model_dir, EXAMPLES_NEG)
-    lora_neg = {}
-    for name, mod in pm_neg.named_modules():
-        if hasattr(mod, "lora_A") and "default" in getattr(mod, "lora_A", {}):
-            key = name.removeprefix("base_model.model.") + ".weight"
-            lora_neg[key] = mod.scaling["default"] * mod.lora_B["default"].weight @ mod.lora_A["default"].weight
+    lora_neg = _lora_products(pm_neg)
     _, w_neg = merged_weights(pm_neg)
     dw = delta_between(w_pos, w_neg)
     assert set(dw.names) == set(lora_pos) and len(dw.names) == 2 * 7  # 2 layers × (q,k,v,o,gate,up,down)

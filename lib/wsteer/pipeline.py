@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -30,7 +30,7 @@ from .models import load_model, resolve_spec
 from .paths import REPO_ROOT, cache_dir, results_dir
 from .personas import SIDES, Personas, generation_plan, generate_completions, load_personas, load_questions, split_questions, training_messages
 from .steer import WeightPatcher
-from .train import TrainConfig, merged_weights, train_adapter
+from .train import merged_weights, train_adapter
 
 
 @dataclass
@@ -119,7 +119,7 @@ def train_side(run: SeedRun, side: str, completions: pd.DataFrame) -> dict[str, 
             pm = PeftModel.from_pretrained(base, adir)
         else:
             examples = training_messages(completions, side, split="train")
-            pm, log = train_adapter(base, tok, examples, _adapter_cfg(run), TrainConfig(**asdict(run.cfg.train)),
+            pm, log = train_adapter(base, tok, examples, _adapter_cfg(run), run.cfg.train,
                                     seed=run.seed, desc=f"train {side} seed{run.seed}")
             write_table(log.assign(side=side), run.results / f"train_log_{side}.csv")
             tmp = adir.with_name(adir.name + ".partial")
@@ -205,12 +205,18 @@ def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame)
         return out
 
 
-def run_seed(cfg: ExperimentConfig, model_name: str, adapter: str, seed: int) -> SeedRun:
-    """All stages for one seed; finished stages are read back from disk."""
+STAGE_SETS = {"all": ("generate", "dw", "evaluate", "indist"), "screen": ("generate", "dw", "indist")}
+
+
+def run_seed(cfg: ExperimentConfig, model_name: str, adapter: str, seed: int, stages: str = "all") -> SeedRun:
+    """The stages of one seed ('all', or 'screen': no Daily Dilemmas evaluation); finished stages are read back."""
+    if stages not in STAGE_SETS:
+        raise ValueError(f"stages must be one of {sorted(STAGE_SETS)}, got {stages!r}")
     run = SeedRun(cfg, model_name, adapter, seed)
     model, tok = load_model(model_name)
     comp = generate(run, model, tok)
     dw = compute_dw(run, comp)
-    evaluate(run, model, tok, dw)
+    if "evaluate" in STAGE_SETS[stages]:
+        evaluate(run, model, tok, dw)
     indist(run, model, tok, dw, comp)
     return run

@@ -6,8 +6,6 @@ data order (`default_rng(seed)`), so only the data differ.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
@@ -16,15 +14,7 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from tqdm.auto import tqdm
 
 from .adapters import AdapterConfig, peft_config
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 3
-    batch_size: int = 8
-    lr: float = 5e-4
-    warmup_steps: int = 2
-    max_length: int = 192
+from .config import TrainCfg as TrainConfig
 
 
 def encode_example(tok, messages: list[dict[str, str]], max_length: int) -> tuple[list[int], list[int]]:
