@@ -15,7 +15,8 @@ export JUPYTER_CONFIG_DIR := $(CURDIR)/cache/jupyter/config
 export MPLCONFIGDIR := $(CURDIR)/cache/matplotlib
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: env paper test test-fast dry-run
+.PHONY: env paper test test-fast dry-run signal bench
+SIGNAL ?= default,signal-q80
 
 env:
 	@bash scripts/setup_env.sh
@@ -33,3 +34,10 @@ test: env
 
 test-fast: env
 	$(VENV)/python -m pytest -q -m "not slow"
+
+signal: env
+	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) signal_all \
+		--config signal=$(SIGNAL) models=$(MODELS)
+
+bench: env
+	$(VENV)/python -m wsteer.bench

@@ -10,6 +10,8 @@ def test_bench_reports_all_targets(tiny_model_dir, tmp_path):
     out = tmp_path / "bench.csv"
     df = run_bench(str(tiny_model_dir), n_rows=6, sweep_rows=4, alphas=(-1.0, 1.0), gen_batches=(1, 2), out=out)
     assert out.exists() and len(pd.read_csv(out)) == len(df)
+    prof = pd.read_csv(tmp_path / "bench_profile.csv")
+    assert prof.op.iloc[0] == "ALL matmul ops" and 0 < prof.share.iloc[0] < 1
     metrics = " | ".join(df.metric)
     for needle in ("scoring rows/s", "tokens computed per row", "FLOP/s on computed tokens", "max |score fast − naive|",
                    "sweep of 2 α variants", "bfloat16", "generation", "LoRA step", "peak RSS"):

@@ -25,7 +25,7 @@ TINY_CONFIG = {
 def _papermill(nb: str, out: Path, params: dict, env: dict) -> None:
     import papermill
 
-    papermill.execute_notebook(str(REPO_ROOT / "analysis" / nb), str(out), parameters=params, kernel_name="python3",
+    return papermill.execute_notebook(str(REPO_ROOT / "analysis" / nb), str(out), parameters=params, kernel_name="python3",
                                progress_bar=False, cwd=str(REPO_ROOT))
 
 
@@ -52,11 +52,15 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_model_dir, tmp_path
     assert set(cos.kind) == {"dW", "random"} and cos.cosine.between(-1, 1).all()
     comp = pd.read_csv(res / "seed0" / "completions.csv")
     assert len(comp) == 2 * (3 + 2) * 2 and set(comp.side) == {"pos", "neg"}
-    # resumable: a second run of a seed reads every stage back from disk
+    # resumable: a second run of a seed reads every stage back from disk and keeps the computed stage times
+    before = pd.read_csv(res / "seed0" / "timings.csv")
+    assert set(before.stage) == {"generate", "train_pos", "train_neg", "diff", "evaluate", "indist"}
+    assert not before.cached.any()
+    mtime = (res / "seed0" / "dilemma_scores.csv").stat().st_mtime_ns
     _papermill("weight_steering_seed.ipynb", tmp_path / "again.ipynb",
                {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": 0}, os.environ)
-    timings = pd.read_csv(res / "seed0" / "timings.csv")
-    assert timings.cached.all()
+    pd.testing.assert_frame_equal(pd.read_csv(res / "seed0" / "timings.csv"), before)
+    assert (res / "seed0" / "dilemma_scores.csv").stat().st_mtime_ns == mtime
 
 
 @pytest.mark.slow

@@ -121,3 +121,24 @@ def test_bootstrap_ci_covers_estimate_and_needs_identical_rows():
     assert r["ci_low"] <= r["estimate"] <= r["ci_high"] and r["n_seeds"] == 3
     with pytest.raises(ValueError, match="different dilemmas"):
         seed_dilemma_bootstrap(per_d[~((per_d.seed == 1) & (per_d.dilemma_idx == 1))], n_boot=10)
+
+
+@pytest.mark.parametrize("sliding_window", [None, 16])
+def test_fast_scorer_on_qwen2_architecture_and_sliding_windows(tiny, sliding_window):
+    """qwen2 (q/k/v biases); with a sliding window shorter than the prompts the scorer falls back to the plain path."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    _, tok = tiny
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, use_sliding_window=sliding_window is not None,
+                      sliding_window=sliding_window or 4096, max_window_layers=0, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    rows, prompts = _dilemma_prompts(tok, n_dilemmas=7)
+    naive = score_prompts_naive(model, tok, prompts)
+    fast = score_prompts(model, tok, prompts, groups=list(rows.dilemma_idx), batch_size=5)
+    np.testing.assert_allclose(fast.score, naive.score, atol=1e-4)
+    assert naive.score.std() > 1e-3

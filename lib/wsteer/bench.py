@@ -196,6 +196,25 @@ def bench_train_step(model_name: str, n_lin: int, limit: float, batch: int = 8, 
     return {"tok_s": batch * seq / dt, "flops": flops, "fraction": flops / limit, "step_s": dt}
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm")
+
+
+def profile_scoring(model, tok, rows: pd.DataFrame, top: int = 15) -> pd.DataFrame:
+    """torch.profiler over one fast-scorer pass: self CPU time per op, its share, and whether it is a matmul."""
+    from torch.profiler import ProfilerActivity, profile
+
+    prompts = dilemma_prompt_ids(tok, rows, NoIntervention())
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        score_prompts(model, tok, prompts, groups=list(rows.dilemma_idx), batch_size=32)
+    ev = pd.DataFrame([{"op": e.key, "self_cpu_s": e.self_cpu_time_total / 1e6, "calls": e.count} for e in prof.key_averages()])
+    ev["share"] = ev.self_cpu_s / ev.self_cpu_s.sum()
+    ev["matmul"] = ev.op.isin(MATMUL_OPS)
+    ev = ev.sort_values("self_cpu_s", ascending=False)
+    summary = pd.DataFrame([{"op": "ALL matmul ops", "self_cpu_s": ev[ev.matmul].self_cpu_s.sum(), "calls": int(ev[ev.matmul].calls.sum()),
+                             "share": ev[ev.matmul].share.sum(), "matmul": True}])
+    return pd.concat([summary, ev.head(top)], ignore_index=True)
+
+
 def run_bench(model_name: str = "smollm2-135m", n_rows: int | None = None, sweep_rows: int = 64,
               alphas: tuple[float, ...] = (-2.0, -1.0, 1.0, 2.0, 4.0), gen_batches: tuple[int, ...] = (8, 32, 64),
               out: Path | None = None, bf16: bool = True) -> pd.DataFrame:
@@ -206,6 +225,8 @@ def run_bench(model_name: str = "smollm2-135m", n_rows: int | None = None, sweep
     n_lin = linear_params(model)
     rows = labelled_rows(n_rows)
     table, _ = bench_scoring(model, tok, rows, n_lin, limit32)
+    out = out or results_dir() / "bench.csv"
+    write_table(profile_scoring(model, tok, rows.head(64)).assign(model=model_name), out.with_name(out.stem + "_profile.csv"))
     table.append({"metric": "matmul FLOP/s (model MLP shape)", "naive": limit32, "fast": limit16, "ratio": limit16 / limit32,
                   "unit": "FLOP/s", "note": "naive column: float32; fast column: bfloat16"})
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,7 +251,7 @@ def run_bench(model_name: str = "smollm2-135m", n_rows: int | None = None, sweep
     table.append({"metric": "peak RSS of the bench process", "fast": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "unit": "MiB", "note": f"dW all linear layers: {sum(t.numel() for t in dw.tensors.values()) * 4 / 2**20:.0f} MiB float32, held once"})
     df = pd.DataFrame(table, columns=["metric", "naive", "fast", "ratio", "limit", "fraction", "unit", "note"]).assign(model=model_name)
-    write_table(df, out or results_dir() / "bench.csv")
+    write_table(df, out)
     return df
 
 

@@ -72,10 +72,22 @@ class ExperimentConfig:
     eval: EvalCfg = EvalCfg()
 
     def run_key(self, model: str, adapter: str) -> str:
-        """Hash of what determines a seed's dW (model, adapter, persona data, training), 10 hex digits."""
+        """Hash of what determines a seed's dW: model, adapter, persona settings and the *contents* of the
+        persona and question files, training settings. 10 hex digits."""
         blob = json.dumps({"model": model, "adapter": adapter, "personas": asdict(self.personas),
+                           "persona_data": [_file_digest(self.personas.file), _file_digest(self.personas.questions_file)],
                            "adapter_cfg": asdict(self.adapter), "train": asdict(self.train)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def eval_key(self, model: str, adapter: str) -> str:
+        """run_key plus the evaluation settings (rows, α grid, controls): keys the evaluation tables."""
+        blob = json.dumps({"run": self.run_key(model, adapter), "eval": asdict(self.eval)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def _file_digest(path: str) -> str:
+    p = Path(path) if Path(path).is_absolute() else REPO_ROOT / path
+    return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 _SECTIONS = {"personas": PersonaCfg, "adapter": AdapterCfg, "train": TrainCfg, "eval": EvalCfg}

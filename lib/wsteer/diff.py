@@ -99,10 +99,12 @@ class WeightDelta:
 
 
 def delta_between(plus: dict[str, torch.Tensor], minus: dict[str, torch.Tensor], meta: dict[str, str] | None = None) -> WeightDelta:
-    """dW[n] = plus[n] − minus[n] for every name in both (the adapted parameters)."""
+    """dW[n] = plus[n] − minus[n] for every name in both (the adapted parameters); a bias equal on both sides is dropped."""
     if set(plus) != set(minus):
         raise ValueError(f"θ+ and θ− adapted different parameters: {sorted(set(plus) ^ set(minus))[:5]}")
-    return WeightDelta({n: (plus[n].float() - minus[n].float()) for n in plus}, dict(meta or {}))
+    out = {n: (plus[n].float() - minus[n].float()) for n in plus}
+    unchanged_bias = [n for n, d in out.items() if n.endswith(".bias") and not d.any()]
+    return WeightDelta({n: d for n, d in out.items() if n not in unchanged_bias}, dict(meta or {}))
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:

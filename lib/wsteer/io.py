@@ -34,7 +34,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         if path.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif path.suffix == ".csv":
-            df.to_csv(tmp, index=False, float_format="%.6g")
+            df.to_csv(tmp, index=False, float_format="%.9g")
         else:
             raise ValueError(f"write_table: unsupported suffix {path.suffix!r} for {path} (use .csv or .parquet)")
     return path

@@ -54,7 +54,10 @@ def seed_dilemma_bootstrap(per_dilemma: pd.DataFrame, value: str = "delta", grou
     Each replicate draws seeds with replacement, then dilemmas with replacement within each group.
     """
     sub = per_dilemma[per_dilemma.group.isin(groups)]
-    wide = sub.pivot_table(index="seed", columns="dilemma_idx", values=value)
+    missing = [g for g in groups if not (sub.group == g).any()]
+    if missing:
+        raise ValueError(f"no dilemmas in group(s) {missing}: the balanced estimate needs every group")
+    wide = sub.pivot(index="seed", columns="dilemma_idx", values=value)  # raises on duplicated seed × dilemma
     if wide.isna().any().any():
         raise ValueError("seeds were evaluated on different dilemmas; the bootstrap needs identical rows")
     dil_group = sub.drop_duplicates("dilemma_idx").set_index("dilemma_idx").loc[wide.columns, "group"].to_numpy()

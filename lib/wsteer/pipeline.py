@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -39,7 +39,6 @@ class SeedRun:
     model_name: str
     adapter: str
     seed: int
-    timings: list[dict] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -58,23 +57,37 @@ class SeedRun:
     def cache(self) -> Path:
         return cache_dir() / "runs" / self.model_label / self.adapter / self.key / f"seed{self.seed}"
 
-    def cached_table(self, path: Path) -> pd.DataFrame | None:
-        """The table at `path` if it exists and was written by this run key, else None."""
+    @property
+    def eval_key(self) -> str:
+        return self.cfg.eval_key(self.model_name, self.adapter)
+
+    def cached_table(self, path: Path, key_col: str = "run_key") -> pd.DataFrame | None:
+        """The table at `path` if it exists and was written for this run (`key_col` equal to ours), else None."""
         if not path.exists():
             return None
-        old = read_table(path, dtype={"run_key": str})
-        return old if old["run_key"].eq(self.key).all() else None
+        old = read_table(path, dtype={key_col: str})
+        want = self.key if key_col == "run_key" else self.eval_key
+        return old if key_col in old and old[key_col].eq(want).all() else None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
-        """Time a stage; the row (stage, seconds, cached) is appended to results/timings.csv atomically."""
+        """Time a stage and record (stage, seconds, cached) in results/timings.csv atomically.
+
+        A stage read back from disk keeps the time it took when it was computed (if recorded for this run key).
+        """
         info = {"stage": name, "cached": False}
         t0 = time.perf_counter()
         yield info
         info["seconds"] = time.perf_counter() - t0
-        self.timings = [t for t in self.timings if t["stage"] != name] + [info]
-        write_table(pd.DataFrame(self.timings).assign(seed=self.seed, model=self.model_name, adapter=self.adapter,
-                                                     run_key=self.key), self.results / "timings.csv")
+        path = self.results / "timings.csv"
+        rows = self.cached_table(path)
+        rows = [] if rows is None else rows[["stage", "cached", "seconds"]].to_dict("records")
+        computed = [r for r in rows if r["stage"] == name and not r["cached"]]
+        if info["cached"] and computed:
+            return
+        rows = [r for r in rows if r["stage"] != name] + [{k: info[k] for k in ("stage", "cached", "seconds")}]
+        write_table(pd.DataFrame(rows).assign(seed=self.seed, model=self.model_label, adapter=self.adapter,
+                                              run_key=self.key), path)
 
 
 def personas_of(cfg: ExperimentConfig) -> Personas:
@@ -129,21 +142,30 @@ def train_side(run: SeedRun, side: str, completions: pd.DataFrame) -> dict[str, 
     return weights
 
 
+def write_norms(run: SeedRun, dw: WeightDelta) -> None:
+    """results/dw_norms.csv: per-tensor ‖dW‖_F, ‖W0‖_F and their ratio, tagged with the run key."""
+    base, _ = load_model(run.model_name)
+    params = dict(base.named_parameters())
+    write_table(dw.norm_table({n: params[n].detach() for n in dw.names}).assign(run_key=run.key),
+                run.results / "dw_norms.csv")
+
+
 def compute_dw(run: SeedRun, completions: pd.DataFrame) -> WeightDelta:
     path = run.cache / "dw.safetensors"
     if path.exists():
         with run.stage("diff") as info:
             info["cached"] = True
-            return WeightDelta.load(path)
+            dw = WeightDelta.load(path)
+        if run.cached_table(run.results / "dw_norms.csv") is None:
+            write_norms(run, dw)
+        return dw
     w_pos = train_side(run, "pos", completions)
     w_neg = train_side(run, "neg", completions)
     with run.stage("diff"):
         dw = delta_between(w_pos, w_neg, meta={"model": run.model_name, "adapter": run.adapter, "seed": str(run.seed),
                                                "run_key": run.key, "config": run.cfg.name})
         del w_pos, w_neg
-        base, _ = load_model(run.model_name)
-        params = dict(base.named_parameters())
-        write_table(dw.norm_table({n: params[n].detach() for n in dw.names}), run.results / "dw_norms.csv")
+        write_norms(run, dw)
         dw.save(path)
     return dw
 
@@ -175,14 +197,14 @@ def _with_base_for_each_method(df: pd.DataFrame) -> pd.DataFrame:
 def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
     path = run.results / "dilemma_scores.csv"
     with run.stage("evaluate") as info:
-        if (old := run.cached_table(path)) is not None:
+        if (old := run.cached_table(path, key_col="eval_key")) is not None:
             info["cached"] = True
             return old
         rows = evaluation_rows(run.cfg)
         patcher = WeightPatcher(model, dw.names)
         variants = steering_variants(run, dw, patcher, run.cfg.eval.alphas)
         scores = evaluate_dilemmas(model, tok, rows, variants, batch_size=run.cfg.eval.batch_size)
-        out = _with_base_for_each_method(scores).assign(seed=run.seed, run_key=run.key)
+        out = _with_base_for_each_method(scores).assign(seed=run.seed, run_key=run.key, eval_key=run.eval_key)
         info["rows"] = len(rows)
         info["evaluations"] = len(variants)
         write_table(out, path)
@@ -192,7 +214,7 @@ def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
 def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame) -> pd.DataFrame:
     path = run.results / "persona_gap.csv"
     with run.stage("indist") as info:
-        if (old := run.cached_table(path)) is not None:
+        if (old := run.cached_table(path, key_col="eval_key")) is not None:
             info["cached"] = True
             return old
         train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
@@ -200,7 +222,7 @@ def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame)
         patcher = WeightPatcher(model, dw.names)
         variants = steering_variants(run, dw, patcher, run.cfg.eval.indist_alphas)
         gap = persona_gap(model, tok, completions[completions.qid.isin(keep)], variants)
-        out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key)
+        out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key, eval_key=run.eval_key)
         write_table(out, path)
         return out
 

@@ -108,6 +108,16 @@ def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+def _smallest_sliding_window(config) -> int | None:
+    """The sliding-window length if any layer of the model uses one (gemma3, mistral, ...), else None."""
+    cfg = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
+    window = getattr(cfg, "sliding_window", None)
+    types = getattr(cfg, "layer_types", None)
+    if window is None or (types is not None and "sliding_attention" not in types):
+        return None
+    return int(window)
+
+
 def _cache_from(layers: list[tuple[torch.Tensor, torch.Tensor]], config) -> DynamicCache:
     return DynamicCache(ddp_cache_data=layers, config=config)
 
@@ -189,6 +199,10 @@ def score_prompts(
         shared = _common_prefix_len(rows_tokens) if len(rows) > 1 else 0
         seg_len[g] = min(shared, min(len(t) for t in rows_tokens) - 1)
     order = sorted(members, key=lambda g: (seg_len[g], max(len(prompts[i]) for i in members[g])))
+    window = _smallest_sliding_window(model.config)
+    if window is not None and max(len(p) for p in prompts) + max(seg_len.values()) >= window:
+        # pads between segments would count against a sliding window in cache slots: use the plain scorer
+        return score_prompts_naive(model, tok, prompts, batch_size=batch_size, progress=progress)
 
     batches: list[list[object]] = [[]]
     for g in order:

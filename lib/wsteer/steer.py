@@ -34,7 +34,7 @@ class WeightPatcher:
 
     @torch.no_grad()
     def set(self, delta: WeightDelta, alpha: float) -> None:
-        """W[n] = W0[n] + α·dW[n] for n in delta; every other patched parameter back to W0."""
+        """W[n] = W0[n] + α·dW[n] for n in delta (from W0, after `restore`); every other patched parameter back to W0."""
         if not math.isfinite(alpha):
             raise SteeringError(f"α must be finite, got {alpha}")
         unknown = [n for n in delta.tensors if n not in self.params]
@@ -45,7 +45,6 @@ class WeightPatcher:
             p = self.params[n]
             if d.shape != p.shape:
                 raise SteeringError(f"{n}: dW shape {tuple(d.shape)} != parameter shape {tuple(p.shape)}")
-            p.copy_(self.w0[n])
             p.add_(d.to(device=p.device, dtype=p.dtype), alpha=alpha)
             self.dirty.add(n)
             if not torch.isfinite(p).all():

@@ -15,15 +15,25 @@ import pandas as pd
 
 from .config import ExperimentConfig
 from .diff import WeightDelta, cosine_table
-from .io import read_table, write_table
+from .io import write_table
 from .metrics import per_dilemma_shifts, per_seed_balanced, summarise_shifts
 from .pipeline import SeedRun
 
 
+EVAL_TABLES = ("dilemma_scores.csv", "persona_gap.csv")
+
+
 def _seed_tables(cfg: ExperimentConfig, model: str, adapter: str, name: str) -> pd.DataFrame:
-    """One table per seed, concatenated, with a `seed` column."""
-    return pd.concat([read_table(SeedRun(cfg, model, adapter, s).results / name).assign(seed=s) for s in cfg.seeds],
-                     ignore_index=True)
+    """One table per seed, concatenated, with a `seed` column; a table left by another configuration is an error."""
+    parts = []
+    for s in cfg.seeds:
+        run = SeedRun(cfg, model, adapter, s)
+        path = run.results / name
+        t = run.cached_table(path, key_col="eval_key" if name in EVAL_TABLES else "run_key")
+        if t is None:
+            raise FileNotFoundError(f"{path} is missing or was written by another configuration: re-run seed {s}")
+        parts.append(t.assign(seed=s))
+    return pd.concat(parts, ignore_index=True)
 
 
 def dilemma_summary(cfg: ExperimentConfig, model: str, adapter: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

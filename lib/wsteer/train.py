@@ -84,12 +84,19 @@ def train_adapter(model, tok, examples: list[list[dict[str, str]]], adapter: Ada
 
 
 def adapted_parameter_names(peft_model) -> list[str]:
-    """State-dict names (in the unwrapped model) of the weights of every module the tuner wrapped."""
+    """State-dict names (in the unwrapped model) of the weight, and bias if any, of every module the tuner wrapped.
+
+    Biases are included because some tuners change them on merge (IA3 scales them, LoRA with `lora_bias`);
+    `diff.delta_between` drops a bias that neither side changed.
+    """
     names = []
     for name, module in peft_model.named_modules():
         if isinstance(module, BaseTunerLayer):
             base_name = name.removeprefix("base_model.model.")
             names.append(f"{base_name}.weight")
+            base_layer = module.get_base_layer()
+            if getattr(base_layer, "bias", None) is not None:
+                names.append(f"{base_name}.bias")
     return sorted(set(names))
 
 
