@@ -11,6 +11,7 @@ $WSTEER_CACHE/runs/<model>/<adapter>/<run_key>/seed<k>/ (git-ignored).
 from __future__ import annotations
 
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +62,14 @@ class SeedRun:
     def eval_key(self) -> str:
         return self.cfg.eval_key(self.model_name, self.adapter)
 
-    def cached_table(self, path: Path, key_col: str = "run_key") -> pd.DataFrame | None:
-        """The table at `path` if it exists and was written for this run (`key_col` equal to ours), else None."""
+    def cached_table(self, path: Path, **required: str) -> pd.DataFrame | None:
+        """The table at `path` if it exists and every column in `required` (default: run_key) equals its value."""
+        required = required or {"run_key": self.key}
         if not path.exists():
             return None
-        old = read_table(path, dtype={key_col: str})
-        want = self.key if key_col == "run_key" else self.eval_key
-        return old if key_col in old and old[key_col].eq(want).all() else None
+        old = read_table(path, dtype={k: str for k in required})
+        ok = all(k in old and old[k].eq(v).all() for k, v in required.items())
+        return old if ok else None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict]:
@@ -163,11 +165,16 @@ def compute_dw(run: SeedRun, completions: pd.DataFrame) -> WeightDelta:
     w_neg = train_side(run, "neg", completions)
     with run.stage("diff"):
         dw = delta_between(w_pos, w_neg, meta={"model": run.model_name, "adapter": run.adapter, "seed": str(run.seed),
-                                               "run_key": run.key, "config": run.cfg.name})
+                                               "run_key": run.key, "config": run.cfg.name, "dw_id": uuid.uuid4().hex[:12]})
         del w_pos, w_neg
         write_norms(run, dw)
         dw.save(path)
     return dw
+
+
+def eval_keys(run: SeedRun, dw: WeightDelta) -> dict[str, str]:
+    """Evaluation tables are valid for one evaluation config *and* one dW (re-trained adapters invalidate them)."""
+    return {"eval_key": run.eval_key, "dw_id": dw.meta.get("dw_id", "")}
 
 
 def evaluation_rows(cfg: ExperimentConfig) -> pd.DataFrame:
@@ -197,14 +204,14 @@ def _with_base_for_each_method(df: pd.DataFrame) -> pd.DataFrame:
 def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
     path = run.results / "dilemma_scores.csv"
     with run.stage("evaluate") as info:
-        if (old := run.cached_table(path, key_col="eval_key")) is not None:
+        if (old := run.cached_table(path, **eval_keys(run, dw))) is not None:
             info["cached"] = True
             return old
         rows = evaluation_rows(run.cfg)
         patcher = WeightPatcher(model, dw.names)
         variants = steering_variants(run, dw, patcher, run.cfg.eval.alphas)
         scores = evaluate_dilemmas(model, tok, rows, variants, batch_size=run.cfg.eval.batch_size)
-        out = _with_base_for_each_method(scores).assign(seed=run.seed, run_key=run.key, eval_key=run.eval_key)
+        out = _with_base_for_each_method(scores).assign(seed=run.seed, run_key=run.key, **eval_keys(run, dw))
         info["rows"] = len(rows)
         info["evaluations"] = len(variants)
         write_table(out, path)
@@ -214,7 +221,7 @@ def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
 def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame) -> pd.DataFrame:
     path = run.results / "persona_gap.csv"
     with run.stage("indist") as info:
-        if (old := run.cached_table(path, key_col="eval_key")) is not None:
+        if (old := run.cached_table(path, **eval_keys(run, dw))) is not None:
             info["cached"] = True
             return old
         train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
@@ -222,7 +229,7 @@ def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame)
         patcher = WeightPatcher(model, dw.names)
         variants = steering_variants(run, dw, patcher, run.cfg.eval.indist_alphas)
         gap = persona_gap(model, tok, completions[completions.qid.isin(keep)], variants)
-        out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key, eval_key=run.eval_key)
+        out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key, **eval_keys(run, dw))
         write_table(out, path)
         return out
 

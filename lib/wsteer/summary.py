@@ -29,7 +29,7 @@ def _seed_tables(cfg: ExperimentConfig, model: str, adapter: str, name: str) -> 
     for s in cfg.seeds:
         run = SeedRun(cfg, model, adapter, s)
         path = run.results / name
-        t = run.cached_table(path, key_col="eval_key" if name in EVAL_TABLES else "run_key")
+        t = run.cached_table(path, **({"eval_key": run.eval_key} if name in EVAL_TABLES else {"run_key": run.key}))
         if t is None:
             raise FileNotFoundError(f"{path} is missing or was written by another configuration: re-run seed {s}")
         parts.append(t.assign(seed=s))
@@ -45,7 +45,14 @@ def dilemma_summary(cfg: ExperimentConfig, model: str, adapter: str) -> tuple[pd
 
 def dw_cosines(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
     """Seed-to-seed cosines of dW, next to the same cosines between seeds' norm-matched random controls."""
-    deltas = {f"seed{s}": WeightDelta.load(SeedRun(cfg, model, adapter, s).cache / "dw.safetensors") for s in cfg.seeds}
+    deltas = {}
+    for s in cfg.seeds:
+        run = SeedRun(cfg, model, adapter, s)
+        dw = WeightDelta.load(run.cache / "dw.safetensors")
+        scores = run.cached_table(run.results / "dilemma_scores.csv", eval_key=run.eval_key)
+        if scores is not None and "dw_id" in scores and not scores.dw_id.astype(str).eq(dw.meta.get("dw_id", "")).all():
+            raise RuntimeError(f"seed {s}: dW was re-trained after its evaluation; re-run the seed")
+        deltas[f"seed{s}"] = dw
     rand = {k: d.random_like(seed=cfg.eval.random_control_seed + int(k[4:])) for k, d in deltas.items()}
     return pd.concat([cosine_table(deltas).assign(kind="dW"), cosine_table(rand).assign(kind="random")], ignore_index=True)
 
