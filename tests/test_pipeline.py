@@ -61,6 +61,14 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_model_dir, tmp_path
                {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": 0}, os.environ)
     pd.testing.assert_frame_equal(pd.read_csv(res / "seed0" / "timings.csv"), before)
     assert (res / "seed0" / "dilemma_scores.csv").stat().st_mtime_ns == mtime
+    # the signal screen reads the same seeds: dW cosines vs random controls, split averages, persona gap
+    from wsteer.config import load_config
+    from wsteer.signal import screen_tables
+
+    tables = screen_tables(load_config(cfg_path), str(tiny_model_dir), "lora")
+    assert set(tables["cosines"].kind) == {"dW", "random"} and set(tables["cosines"].level) >= {"flat", "family", "band"}
+    assert list(tables["split_average"].k.unique()) == [1]
+    assert set(tables["persona_gap"].split) == {"train", "heldout"}
 
 
 @pytest.mark.slow
