@@ -29,17 +29,30 @@ def _papermill(nb: str, out: Path, params: dict, env: dict) -> None:
                                progress_bar=False, cwd=str(REPO_ROOT))
 
 
-def test_notebooks_write_their_tables_on_the_tiny_model(tiny_model_dir, tmp_path, monkeypatch):
-    cfg_path = tmp_path / "tinytest.yaml"
+@pytest.fixture(scope="module")
+def tiny_run(tiny_model_dir, tmp_path_factory):
+    """The seed notebook (two seeds) and the summary notebook on the tiny model, via papermill."""
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    cfg_path = tmp / "tinytest.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY_CONFIG))
-    for k, v in {"IPYTHONDIR": tmp_path / "ipy", "JUPYTER_RUNTIME_DIR": tmp_path / "jrt", "MPLCONFIGDIR": tmp_path / "mpl"}.items():
+    env = {"WSTEER_RESULTS": tmp / "results", "WSTEER_CACHE": tmp / "cache", "WSTEER_DEVICE": "cpu",
+           "IPYTHONDIR": tmp / "ipy", "JUPYTER_RUNTIME_DIR": tmp / "jrt", "MPLCONFIGDIR": tmp / "mpl"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, str(v))
+        for seed in (0, 1):
+            _papermill("weight_steering_seed.ipynb", tmp / f"seed{seed}.ipynb",
+                       {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": seed}, os.environ)
+        _papermill("weight_steering_summary.ipynb", tmp / "summary.ipynb",
+                   {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora"}, os.environ)
+    return {"tmp": tmp, "cfg_path": cfg_path, "env": env,
+            "res": tmp / "results" / "tinytest" / tiny_model_dir.name / "lora"}
+
+
+def test_notebooks_write_their_tables_on_the_tiny_model(tiny_run, tiny_model_dir, monkeypatch):
+    for k, v in tiny_run["env"].items():
         monkeypatch.setenv(k, str(v))
-    for seed in (0, 1):
-        _papermill("weight_steering_seed.ipynb", tmp_path / f"seed{seed}.ipynb",
-                   {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": seed}, os.environ)
-    _papermill("weight_steering_summary.ipynb", tmp_path / "summary.ipynb",
-               {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora"}, os.environ)
-    res = Path(os.environ["WSTEER_RESULTS"]) / "tinytest" / tiny_model_dir.name / "lora"
+    res, cfg_path, tmp_path = tiny_run["res"], tiny_run["cfg_path"], tiny_run["tmp"]
     scores = pd.read_csv(res / "seed0" / "dilemma_scores.csv")
     # 2 + 2 labelled dilemmas (2 rows each) + 2 off-target, 3 α for 2 methods
     assert set(scores.method) == {"dW", "random"} and sorted(scores.alpha.unique()) == [-1, 0, 1]
@@ -69,6 +82,32 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_model_dir, tmp_path
     assert set(tables["cosines"].kind) == {"dW", "random"} and set(tables["cosines"].level) >= {"flat", "family", "band"}
     assert list(tables["split_average"].k.unique()) == [1]
     assert set(tables["persona_gap"].split) == {"train", "heldout"}
+
+
+def test_paper_renders_offline_with_figure_and_claim_from_the_tables(tiny_run, tmp_path, monkeypatch):
+    """The real paper sources, rendered offline against the tiny run's tables (placed as the default model's)."""
+    import re
+    import shutil
+
+    from wsteer.render import render
+    from wsteer.report import RunSummary, fmt_ci
+
+    results = tmp_path / "results"
+    shutil.copytree(tiny_run["res"] / "summary", results / "tinytest" / "smollm2-135m" / "lora" / "summary")
+    project = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "paper", project / "paper")
+    shutil.copy(REPO_ROOT / "_quarto.yml", project / "_quarto.yml")
+    for k, v in tiny_run["env"].items():
+        monkeypatch.setenv(k, str(v))
+    monkeypatch.setenv("WSTEER_RESULTS", str(results))
+    monkeypatch.setenv("WSTEER_PAPER_CONFIG", "tinytest")
+    out = render(project, renderer="offline")
+    html = out.html_path.read_text()
+    assert out.renderer == "offline" and out.html_path == project / "_paper" / "paper" / "index.html"
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', html), "the figure is missing"
+    assert "Figure 1" in html
+    claim = fmt_ci(RunSummary.load("tinytest", "smollm2-135m", root=results).measure("dW", 1.0))
+    assert claim.replace("+", "") in re.sub(r"<[^>]+>", "", html).replace("+", ""), claim
 
 
 @pytest.mark.slow

@@ -1,9 +1,6 @@
 """Figures drawn from the summary tables (the paper calls these at render time)."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 

@@ -24,7 +24,7 @@ def stage_times(config: str) -> pd.DataFrame:
     for path in sorted(root.glob("*/*/seed*/benchmark.tsv")):
         model, adapter, seed = path.parts[-4], path.parts[-3], int(path.parts[-2].removeprefix("seed"))
         b = pd.read_csv(path, sep="\t")
-        rows.append(pd.DataFrame({"model": model, "adapter": adapter, "seed": seed, "stage": "job (snakemake)",
+        rows.append(pd.DataFrame({"model": model, "adapter": adapter, "seed": seed, "stage": "last job run (snakemake)",
                                   "seconds": b["s"], "cached": False, "max_rss_mb": b["max_rss"]}))
     if not rows:
         raise FileNotFoundError(f"no timings under {root}: run the workflow first")
