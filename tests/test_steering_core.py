@@ -189,3 +189,10 @@ def test_split_average_cosine_grows_with_k_only_for_a_shared_direction():
     assert list(cs.index) == [1, 2, 3]
     assert cs[3] > cs[1] + 0.1 and cs[1] > 0.05  # 1/(1+9) ≈ 0.1 for one seed each; ≈ 0.25 for three
     assert cn.abs().max() < 0.1
+
+
+def test_content_id_identifies_identical_deltas_only():
+    a = WeightDelta({"x.weight": torch.ones(3, 2), "y.weight": torch.zeros(2)})
+    b = WeightDelta({"y.weight": torch.zeros(2), "x.weight": torch.ones(3, 2)})
+    c = WeightDelta({"x.weight": torch.ones(3, 2), "y.weight": torch.tensor([0.0, 1e-7])})
+    assert a.content_id() == b.content_id() != c.content_id()

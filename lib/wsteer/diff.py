@@ -6,6 +6,7 @@ LoRA's A/B factors) makes it the same operation for LoRA, DoRA, OFT, IA3, ...
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -48,6 +49,16 @@ class WeightDelta:
     def flat(self) -> torch.Tensor:
         """All tensors concatenated in name order, shape (Σ numel,), float32."""
         return torch.cat([self.tensors[n].reshape(-1).float() for n in sorted(self.tensors)])
+
+    def content_id(self) -> str:
+        """sha256 over (name, shape, float32 bytes) of every tensor, 12 hex digits: equal iff the deltas are identical."""
+        h = hashlib.sha256()
+        for n in sorted(self.tensors):
+            t = self.tensors[n].detach().to(torch.float32).contiguous().cpu()
+            h.update(n.encode())
+            h.update(str(tuple(t.shape)).encode())
+            h.update(t.numpy().tobytes())
+        return h.hexdigest()[:12]
 
     def norm(self) -> float:
         return float(torch.sqrt(sum((t.float() ** 2).sum() for t in self.tensors.values())))

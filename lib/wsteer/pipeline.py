@@ -11,7 +11,6 @@ $WSTEER_CACHE/runs/<model>/<adapter>/<run_key>/seed<k>/ (git-ignored).
 from __future__ import annotations
 
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +164,8 @@ def compute_dw(run: SeedRun, completions: pd.DataFrame) -> WeightDelta:
     w_neg = train_side(run, "neg", completions)
     with run.stage("diff"):
         dw = delta_between(w_pos, w_neg, meta={"model": run.model_name, "adapter": run.adapter, "seed": str(run.seed),
-                                               "run_key": run.key, "config": run.cfg.name, "dw_id": uuid.uuid4().hex[:12]})
+                                               "run_key": run.key, "config": run.cfg.name})
+        dw.meta["dw_id"] = dw.content_id()  # a bit-identical re-training keeps the evaluations valid
         del w_pos, w_neg
         write_norms(run, dw)
         dw.save(path)
