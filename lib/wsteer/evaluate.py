@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .dilemmas import ASSISTANT_PREFILL, prompt_messages
 from .interventions import Intervention
 from .scoring import chat_prompt_ids, score_prompts, score_prompts_naive
-from .train import _collate, encode_example
+from .train import collate_examples, encode_example
 
 ROW_KEYS = ["dilemma_idx", "action_type", "label", "group", "subset"]
 
@@ -57,7 +57,7 @@ def completion_logprobs(model, tok, examples: Sequence[list[dict[str, str]]], ba
     encoded = [encode_example(tok, m, max_length) for m in examples]
     out = np.empty(len(encoded))
     for start in range(0, len(encoded), batch_size):
-        batch = _collate(encoded[start:start + batch_size], tok.pad_token_id)
+        batch = collate_examples(encoded[start:start + batch_size], tok.pad_token_id)
         logits = model(input_ids=batch["input_ids"].to(model.device),
                        attention_mask=batch["attention_mask"].to(model.device)).logits[:, :-1].float()
         labels = batch["labels"][:, 1:].to(logits.device)

@@ -34,7 +34,7 @@ def encode_example(tok, messages: list[dict[str, str]], max_length: int) -> tupl
     return ids, labels
 
 
-def _collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+def collate_examples(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(i) for i, _ in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
@@ -65,7 +65,7 @@ def train_adapter(model, tok, examples: list[list[dict[str, str]]], adapter: Ada
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(encoded))
         for start in range(0, len(order), cfg.batch_size):
-            batch = _collate([encoded[i] for i in order[start:start + cfg.batch_size]], tok.pad_token_id)
+            batch = collate_examples([encoded[i] for i in order[start:start + cfg.batch_size]], tok.pad_token_id)
             batch = {k: v.to(pm.device) for k, v in batch.items()}
             loss = pm(**batch).loss
             if not torch.isfinite(loss):
