@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 import torch
@@ -39,6 +39,7 @@ class SeedRun:
     model_name: str
     adapter: str
     seed: int
+    _random: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -56,6 +57,14 @@ class SeedRun:
     @property
     def cache(self) -> Path:
         return cache_dir() / "runs" / self.model_label / self.adapter / self.key / f"seed{self.seed}"
+
+    def random_control(self, dw: WeightDelta) -> WeightDelta:
+        """R: random dW with dW's per-tensor norms, seeded by (random_control_seed + seed); built once per dW."""
+        key = dw.meta.get("dw_id") or id(dw)
+        if key not in self._random:
+            self._random.clear()
+            self._random[key] = dw.random_like(seed=self.cfg.eval.random_control_seed + self.seed)
+        return self._random[key]
 
     @property
     def eval_key(self) -> str:
@@ -185,7 +194,7 @@ def evaluation_rows(cfg: ExperimentConfig) -> pd.DataFrame:
 
 def steering_variants(run: SeedRun, dw: WeightDelta, patcher: WeightPatcher, alphas) -> list:
     """θ0, θ0 + α·dW and θ0 + α·R for α ≠ 0, sharing one W0 copy (R: norm-matched random, seeded per seed)."""
-    rand = dw.random_like(seed=run.cfg.eval.random_control_seed + run.seed)
+    rand = run.random_control(dw)
     out = [NoIntervention(name="base")]
     for a in alphas:
         if a != 0:
@@ -201,37 +210,33 @@ def _with_base_for_each_method(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).rename(columns={"intervention": "method"})
 
 
-def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
-    path = run.results / "dilemma_scores.csv"
-    with run.stage("evaluate") as info:
+def _steered_table(run: SeedRun, stage: str, name: str, model, dw: WeightDelta, alphas,
+                   score: Callable[[list], pd.DataFrame]) -> pd.DataFrame:
+    """results/<name>: `score(variants)` over θ0, θ0 ± α·dW and the random control, cached by eval key and dW id."""
+    path = run.results / name
+    with run.stage(stage) as info:
         if (old := run.cached_table(path, **eval_keys(run, dw))) is not None:
             info["cached"] = True
             return old
-        rows = evaluation_rows(run.cfg)
-        patcher = WeightPatcher(model, dw.names)
-        variants = steering_variants(run, dw, patcher, run.cfg.eval.alphas)
-        scores = evaluate_dilemmas(model, tok, rows, variants, batch_size=run.cfg.eval.batch_size)
-        out = _with_base_for_each_method(scores).assign(seed=run.seed, run_key=run.key, **eval_keys(run, dw))
-        info["rows"] = len(rows)
-        info["evaluations"] = len(variants)
+        variants = steering_variants(run, dw, WeightPatcher(model, dw.names), alphas)
+        out = _with_base_for_each_method(score(variants)).assign(seed=run.seed, run_key=run.key, **eval_keys(run, dw))
         write_table(out, path)
         return out
+
+
+def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
+    """Daily Dilemmas scores of the config's fixed rows -> dilemma_scores.csv."""
+    rows = evaluation_rows(run.cfg)
+    return _steered_table(run, "evaluate", "dilemma_scores.csv", model, dw, run.cfg.eval.alphas,
+                          lambda v: evaluate_dilemmas(model, tok, rows, v, batch_size=run.cfg.eval.batch_size))
 
 
 def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame) -> pd.DataFrame:
-    path = run.results / "persona_gap.csv"
-    with run.stage("indist") as info:
-        if (old := run.cached_table(path, **eval_keys(run, dw))) is not None:
-            info["cached"] = True
-            return old
-        train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
-        keep = set(train_q.head(run.cfg.eval.indist_train_questions)) | set(completions.loc[completions.split == "heldout", "qid"])
-        patcher = WeightPatcher(model, dw.names)
-        variants = steering_variants(run, dw, patcher, run.cfg.eval.indist_alphas)
-        gap = persona_gap(model, tok, completions[completions.qid.isin(keep)], variants)
-        out = _with_base_for_each_method(gap).assign(seed=run.seed, run_key=run.key, **eval_keys(run, dw))
-        write_table(out, path)
-        return out
+    """Persona log-prob gap on all held-out questions and the first `indist_train_questions` training ones."""
+    train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
+    keep = set(train_q.head(run.cfg.eval.indist_train_questions)) | set(completions.loc[completions.split == "heldout", "qid"])
+    return _steered_table(run, "indist", "persona_gap.csv", model, dw, run.cfg.eval.indist_alphas,
+                          lambda v: persona_gap(model, tok, completions[completions.qid.isin(keep)], v))
 
 
 STAGE_SETS = {"all": ("generate", "dw", "evaluate", "indist"), "screen": ("generate", "dw", "indist")}

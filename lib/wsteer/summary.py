@@ -8,7 +8,6 @@ timings.csv       seed, stage, seconds, cached
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from .pipeline import SeedRun
 EVAL_TABLES = ("dilemma_scores.csv", "persona_gap.csv")
 
 
-def _seed_tables(cfg: ExperimentConfig, model: str, adapter: str, name: str) -> pd.DataFrame:
+def seed_tables(cfg: ExperimentConfig, model: str, adapter: str, name: str) -> pd.DataFrame:
     """One table per seed, concatenated, with a `seed` column; a table left by another configuration is an error."""
     parts = []
     for s in cfg.seeds:
@@ -38,28 +37,42 @@ def _seed_tables(cfg: ExperimentConfig, model: str, adapter: str, name: str) -> 
 
 def dilemma_summary(cfg: ExperimentConfig, model: str, adapter: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(per-dilemma shifts, across-seed summary with CIs, per-seed balanced curves)."""
-    scores = _seed_tables(cfg, model, adapter, "dilemma_scores.csv")
+    scores = seed_tables(cfg, model, adapter, "dilemma_scores.csv")
     per_d = per_dilemma_shifts(scores, by=["method", "seed"])
     return per_d, summarise_shifts(per_d, n_boot=cfg.eval.n_boot), per_seed_balanced(per_d)
 
 
-def dw_cosines(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
-    """Seed-to-seed cosines of dW, next to the same cosines between seeds' norm-matched random controls."""
-    deltas = {}
+def seed_deltas(cfg: ExperimentConfig, model: str, adapter: str) -> tuple[dict[str, WeightDelta], dict[str, WeightDelta]]:
+    """({'seed<k>': dW}, {'seed<k>': R}) from the cache, R each seed's norm-matched random control.
+
+    A dW re-trained after its seed was evaluated is an error (its dw_id no longer matches the scores)."""
+    deltas, rands = {}, {}
     for s in cfg.seeds:
         run = SeedRun(cfg, model, adapter, s)
-        dw = WeightDelta.load(run.cache / "dw.safetensors")
+        path = run.cache / "dw.safetensors"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} missing: run seed {s} of config {cfg.name} first")
+        dw = WeightDelta.load(path)
         scores = run.cached_table(run.results / "dilemma_scores.csv", eval_key=run.eval_key)
         if scores is not None and "dw_id" in scores and not scores.dw_id.astype(str).eq(dw.meta.get("dw_id", "")).all():
             raise RuntimeError(f"seed {s}: dW was re-trained after its evaluation; re-run the seed")
-        deltas[f"seed{s}"] = dw
-    rand = {k: d.random_like(seed=cfg.eval.random_control_seed + int(k[4:])) for k, d in deltas.items()}
-    return pd.concat([cosine_table(deltas).assign(kind="dW"), cosine_table(rand).assign(kind="random")], ignore_index=True)
+        deltas[f"seed{s}"], rands[f"seed{s}"] = dw, run.random_control(dw)
+    return deltas, rands
+
+
+def with_control(table_fn, deltas: dict[str, WeightDelta], rands: dict[str, WeightDelta]) -> pd.DataFrame:
+    """`table_fn` over the seeds' dW and over their random controls, stacked with kind ∈ {dW, random}."""
+    return pd.concat([table_fn(deltas).assign(kind="dW"), table_fn(rands).assign(kind="random")], ignore_index=True)
+
+
+def dw_cosines(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
+    """Seed-to-seed cosines of dW, next to the same cosines between seeds' norm-matched random controls."""
+    return with_control(cosine_table, *seed_deltas(cfg, model, adapter))
 
 
 def indist_summary(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
     """Mean persona gap per (method, seed, α, split) and its shift from α = 0 (same seed, same pairs)."""
-    gap = _seed_tables(cfg, model, adapter, "persona_gap.csv")
+    gap = seed_tables(cfg, model, adapter, "persona_gap.csv")
     g = gap.groupby(["method", "seed", "alpha", "split"], as_index=False)["gap"].mean()
     ref = g[g.alpha == 0].set_index(["method", "seed", "split"])["gap"]
     g["gap_shift"] = g["gap"].to_numpy() - ref.reindex(pd.MultiIndex.from_frame(g[["method", "seed", "split"]])).to_numpy()
@@ -75,8 +88,8 @@ def write_summary(cfg: ExperimentConfig, model: str, adapter: str) -> dict[str, 
         "per_dilemma": per_d,
         "dw_cosines": dw_cosines(cfg, model, adapter),
         "indist": indist_summary(cfg, model, adapter),
-        "timings": _seed_tables(cfg, model, adapter, "timings.csv"),
-        "dw_norms": _seed_tables(cfg, model, adapter, "dw_norms.csv"),
+        "timings": seed_tables(cfg, model, adapter, "timings.csv"),
+        "dw_norms": seed_tables(cfg, model, adapter, "dw_norms.csv"),
     }
     for name, df in tables.items():
         write_table(df, out_dir / f"{name}.csv")
