@@ -14,9 +14,12 @@ def test_bench_reports_all_targets(tiny_model_dir, tmp_path):
     assert prof.op.iloc[0] == "ALL matmul ops" and 0 < prof.share.iloc[0] < 1
     metrics = " | ".join(df.metric)
     for needle in ("scoring rows/s", "tokens computed per row", "FLOP/s on computed tokens", "max |score fast − naive|",
-                   "sweep of 2 α variants", "bfloat16", "generation", "LoRA step", "peak RSS"):
+                   "sweep of 2 α variants", "in-distribution log-probs", "bfloat16", "generation", "LoRA step", "peak RSS"):
         assert needle in metrics, needle
     err = df.set_index("metric").loc["max |score fast − naive|", "fast"]
     assert err <= 1e-4
+    gap = df[df.metric.str.startswith("in-distribution log-probs")].iloc[0]
+    assert gap.naive > 0 and gap.fast > 0
+    assert df.set_index("metric").loc["max |ℓ fast − naive| (in-distribution)", "fast"] <= 1e-4
     tok = df.set_index("metric").loc["tokens computed per row"]
     assert tok.fast < tok.naive

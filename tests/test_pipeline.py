@@ -140,3 +140,84 @@ def test_cached_tables_are_recognised_whatever_the_run_key_looks_like(tmp_path, 
         assert run.cached_table(tmp_path / "t.csv") is not None, key
     monkeypatch.setattr(SeedRun, "key", property(lambda self: "ffffffffff"))
     assert run.cached_table(tmp_path / "t.csv") is None
+
+
+def test_committed_results_keep_their_run_keys():
+    """Keys hash the config and data files; a code change must not orphan the committed default results."""
+    from wsteer.config import load_config
+
+    cfg = load_config("default")
+    for model in ("smollm2-135m", "qwen2.5-coder-0.5b"):
+        path = REPO_ROOT / "data" / "results" / "default" / model / "lora" / "seed0" / "completions.csv"
+        if path.exists():
+            comp = pd.read_csv(path, dtype=str)
+            assert comp.run_key.eq(cfg.run_key(model, "lora")).all(), model
+            assert comp.gen_key.eq(cfg.gen_key(model)).all(), model
+
+
+def test_placebo_swaps_the_sides_of_exactly_half_the_pairs():
+    from wsteer.pipeline import placebo_sides
+
+    pairs = pd.DataFrame([(q, p) for q in range(5) for p in range(3)], columns=["qid", "persona_idx"]).assign(sample=0)
+    comp = pd.concat([pairs.assign(side=s, completion=pairs.qid.astype(str) + s) for s in ("pos", "neg")], ignore_index=True)
+    out = placebo_sides(comp, seed=3)
+    swapped = out[out.side != comp.side]
+    assert len(swapped) == 2 * (15 // 2)  # both rows of 7 pairs
+    assert (out.groupby(["qid", "persona_idx"]).side.nunique() == 2).all()  # each pair still has one of each side
+    assert out.completion.tolist() == comp.completion.tolist()
+    assert not placebo_sides(comp, seed=4).side.equals(out.side)
+
+
+def test_configs_that_differ_in_training_share_their_completions(tmp_path, monkeypatch):
+    """generate() reuses completions of another config with the same gen_key, and only then."""
+    import dataclasses
+
+    from wsteer import pipeline
+    from wsteer.config import load_config
+    from wsteer.io import write_table
+
+    monkeypatch.setenv("WSTEER_RESULTS", str(tmp_path / "results"))
+    a = load_config("default")
+    b = dataclasses.replace(a, name="longer", train=dataclasses.replace(a.train, epochs=9, placebo=True))
+    c = dataclasses.replace(a, name="hotter", personas=dataclasses.replace(a.personas, temperature=1.3))
+    assert a.gen_key("smollm2-135m") == b.gen_key("smollm2-135m") != c.gen_key("smollm2-135m")
+    assert a.run_key("smollm2-135m", "lora") != b.run_key("smollm2-135m", "lora")
+    run_a = pipeline.SeedRun(a, "smollm2-135m", "lora", 0)
+    donor = pd.DataFrame({"qid": [1, 1], "side": ["pos", "neg"], "completion": ["x", "y"],
+                          "run_key": run_a.key, "gen_key": a.gen_key("smollm2-135m")})
+    write_table(donor, run_a.results / "completions.csv")
+
+    def no_generation(*args, **kwargs):
+        raise RuntimeError("generated although a donor exists")
+
+    monkeypatch.setattr(pipeline, "generate_completions", no_generation)
+    got = pipeline.generate(pipeline.SeedRun(b, "smollm2-135m", "lora", 0), model=None, tok=None)
+    assert got.completion.tolist() == ["x", "y"] and got.run_key.eq(b.run_key("smollm2-135m", "lora")).all()
+    with pytest.raises(RuntimeError, match="generated although"):
+        pipeline.generate(pipeline.SeedRun(c, "smollm2-135m", "lora", 0), model=None, tok=None)
+
+
+def _screen(config: str, placebo: bool, cos_dw: list[float]) -> dict[str, pd.DataFrame]:
+    pairs = [("seed0", "seed1"), ("seed0", "seed2"), ("seed1", "seed2")]
+    cos = pd.DataFrame([{"a": a, "b": b, "level": "flat", "key": "all", "cosine": c, "kind": k, "config": config,
+                         "placebo": placebo} for (a, b), c0 in zip(pairs, cos_dw)
+                        for k, c in (("dW", c0), ("random", 1e-5))])
+    gap = pd.DataFrame([{"method": m, "alpha": 1, "split": sp, "seed": s, "gap_shift": 0.1, "config": config,
+                         "placebo": placebo} for m in ("dW", "random") for sp in ("train", "heldout") for s in range(3)])
+    tim = pd.DataFrame({"stage": ["train_pos", "train_neg"] * 3, "cached": False, "seconds": 60.0,
+                        "seed": [0, 0, 1, 1, 2, 2], "config": config})
+    return {"cosines": cos, "persona_gap": gap, "timings": tim, "split_average": pd.DataFrame()}
+
+
+@pytest.mark.parametrize("placebo_cos,verdict", [([0.0001, 0.0003, 0.0002], "above every placebo"),
+                                                 ([0.001, 0.0003, 0.0002], "overlap the placebo")])
+def test_signal_verdict_compares_every_real_pair_with_the_placebo(placebo_cos, verdict):
+    from wsteer.signal import screen_summary, signal_verdict
+
+    parts = [_screen("default", False, [0.0008, 0.0012, 0.0005]), _screen("signal-placebo", True, placebo_cos)]
+    tables = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in ("cosines", "persona_gap", "timings")}
+    s = screen_summary(tables)
+    row = s.set_index("config").loc["default"]
+    assert row.cos_dW_min == pytest.approx(0.0005) and row.computed_minutes_per_seed == pytest.approx(2.0)
+    assert verdict in signal_verdict("M", s)
+    assert "no placebo screen yet" in signal_verdict("M", s[~s.placebo])

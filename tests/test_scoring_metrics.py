@@ -142,3 +142,41 @@ def test_fast_scorer_on_qwen2_architecture_and_sliding_windows(tiny, sliding_win
     fast = score_prompts(model, tok, prompts, groups=list(rows.dilemma_idx), batch_size=5)
     np.testing.assert_allclose(fast.score, naive.score, atol=1e-4)
     assert naive.score.std() > 1e-3
+
+
+def _completion_examples():
+    qs = ["Where do you keep spare keys?", "Did you finish the report?", "Is the shop open today?"]
+    answers = ["Under the mat, honestly.", "No, not yet; I will tell my boss.", "Yes.", "I think so, but check first.",
+               "Absolutely, it is open until late tonight and on Sundays too.", ""]
+    return [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q in qs for a in answers]
+
+
+def test_naive_completion_logprob_equals_token_by_token_sum(tiny):
+    from wsteer.evaluate import completion_logprobs
+    from wsteer.train import encode_example
+
+    model, tok = tiny
+    ex = _completion_examples()[1]
+    ids, labels = encode_example(tok, ex, 192)
+    k = next(j for j, lab in enumerate(labels) if lab != -100)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
+    hand = np.mean([logp[t - 1, ids[t]].item() for t in range(k, len(ids))])
+    got = completion_logprobs(model, tok, [ex], method="naive")[0]
+    assert math.isclose(got, hand, abs_tol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size,max_length", [(4, 192), (32, 192), (32, 56)])
+def test_fast_completion_logprobs_equal_naive(tiny, batch_size, max_length):
+    """Prefix-shared pass = naive pass, with groups larger than a batch, an empty answer and truncation."""
+    from wsteer.evaluate import completion_logprobs
+
+    model, tok = tiny
+    ex = _completion_examples()
+    ex = ex[::2] + ex[1::2]  # rows of one prompt not contiguous
+    naive = completion_logprobs(model, tok, ex, batch_size=batch_size, max_length=max_length, method="naive")
+    fast = completion_logprobs(model, tok, ex, batch_size=batch_size, max_length=max_length, method="fast")
+    assert np.abs(fast - naive).max() < 1e-4
+    assert np.ptp(naive) > 0.1  # the rows differ, so equality is not trivial
+    with pytest.raises(ValueError, match="unknown method"):
+        completion_logprobs(model, tok, ex[:1], method="exact")

@@ -199,6 +199,37 @@ def bench_train_step(model_name: str, n_lin: int, limit: float, batch: int = 8, 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm")
 
 
+def persona_gap_examples(tok, model_name: str, config: str = "default", n_train_questions: int = 6) -> list:
+    """The in-distribution check's examples of seed 0 (held-out + first training questions, both sides),
+    from the committed completions; a fixed synthetic set when the run has not happened here."""
+    from .models import resolve_spec
+
+    path = results_dir() / config / resolve_spec(model_name).name / "lora" / "seed0" / "completions.csv"
+    if path.exists():
+        comp = pd.read_csv(path)
+        train_q = comp.loc[comp.split == "train", "qid"].drop_duplicates().head(n_train_questions)
+        comp = comp[comp.qid.isin(set(train_q) | set(comp.loc[comp.split == "heldout", "qid"]))]
+        pairs = zip(comp.question, comp.completion.fillna(""))
+    else:
+        pairs = [(f"Question {q}: what would you do about the {q}th problem?", f"Answer {p} " * (3 + p))
+                 for q in range(12) for p in range(10)]
+    return [[{"role": "user", "content": q}, {"role": "assistant", "content": c}] for q, c in pairs]
+
+
+def bench_persona_gap(model, tok, model_name: str) -> dict:
+    """Completion log-probs of one in-distribution variant: naive (whole x ⧺ y) vs prefix-shared."""
+    from .evaluate import completion_logprobs
+
+    ex = persona_gap_examples(tok, model_name)
+    t: dict[str, float] = {}
+    with timed(t, "naive"):
+        naive = completion_logprobs(model, tok, ex, batch_size=16, method="naive")
+    with timed(t, "fast"):
+        fast = completion_logprobs(model, tok, ex, batch_size=32, method="fast")
+    return {"n": len(ex), "naive": len(ex) / t["naive"], "fast": len(ex) / t["fast"],
+            "max_err": float(np.abs(fast - naive).max())}
+
+
 def profile_scoring(model, tok, rows: pd.DataFrame, top: int = 15) -> pd.DataFrame:
     """torch.profiler over one fast-scorer pass: self CPU time per op, its share, and whether it is a matmul."""
     from torch.profiler import ProfilerActivity, profile
@@ -230,6 +261,14 @@ def main_job_rows(config: str = "default", model: str = "smollm2-135m") -> list[
     return rows
 
 
+def persona_gap_rows(model, tok, model_name: str) -> list[dict]:
+    g = bench_persona_gap(model, tok, model_name)
+    return [{"metric": f"in-distribution log-probs, {g['n']} completions", "naive": g["naive"], "fast": g["fast"],
+             "ratio": g["fast"] / g["naive"], "unit": "completions/s",
+             "note": "naive: whole prompt + completion per row; fast: shared prompt prefix once"},
+            {"metric": "max |ℓ fast − naive| (in-distribution)", "fast": g["max_err"], "limit": 1e-4, "unit": "nats/token"}]
+
+
 def run_bench(model_name: str = "smollm2-135m", n_rows: int | None = None, sweep_rows: int = 64,
               alphas: tuple[float, ...] = (-2.0, -1.0, 1.0, 2.0, 4.0), gen_batches: tuple[int, ...] = (8, 32, 64),
               out: Path | None = None, bf16: bool = True) -> pd.DataFrame:
@@ -242,6 +281,7 @@ def run_bench(model_name: str = "smollm2-135m", n_rows: int | None = None, sweep
     table, _ = bench_scoring(model, tok, rows, n_lin, limit32)
     out = out or results_dir() / "bench.csv"
     write_table(profile_scoring(model, tok, rows.head(64)).assign(model=model_name), out.with_name(out.stem + "_profile.csv"))
+    table += persona_gap_rows(model, tok, model_name)
     table.append({"metric": "matmul FLOP/s (model MLP shape)", "naive": limit32, "fast": limit16, "ratio": limit16 / limit32,
                   "unit": "FLOP/s", "note": "naive column: float32; fast column: bfloat16"})
     with tempfile.TemporaryDirectory() as tmp:
@@ -281,7 +321,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sweep-rows", type=int, default=64)
     p.add_argument("--no-bf16", action="store_true")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--only", choices=["persona_gap"], default=None,
+                   help="one part only, printed and not written (the full run writes bench.csv)")
     a = p.parse_args(argv)
+    if a.only == "persona_gap":
+        model, tok = load_model(a.model, device="cpu")
+        print(pd.DataFrame(persona_gap_rows(model, tok, a.model)).to_string(index=False))
+        return
     df = run_bench(a.model, a.rows, a.sweep_rows, out=a.out, bf16=not a.no_bf16)
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print(df.drop(columns="model").to_string(index=False, float_format=lambda x: f"{x:.4g}"))

@@ -45,6 +45,7 @@ class TrainCfg:
     lr: float = 5e-4
     warmup_steps: int = 2
     max_length: int = 192
+    placebo: bool = False   # swap the sides of a random half of the (question, persona, sample) pairs: a null dW
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,35 @@ class ExperimentConfig:
         """Hash of what determines a seed's dW: model, adapter, persona settings and the *contents* of the
         persona and question files, training settings. 10 hex digits."""
         blob = json.dumps({"model": model, "adapter": adapter, "personas": asdict(self.personas),
-                           "persona_data": [_file_digest(self.personas.file), _file_digest(self.personas.questions_file)],
-                           "adapter_cfg": asdict(self.adapter), "train": asdict(self.train)}, sort_keys=True)
+                           "persona_data": self._persona_digests(),
+                           "adapter_cfg": asdict(self.adapter), "train": _keyed(self.train)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def gen_key(self, model: str) -> str:
+        """Hash of what determines a seed's persona completions: model, persona settings, persona/question files.
+
+        Configurations that differ only in training or evaluation share their completions (see pipeline.generate).
+        """
+        blob = json.dumps({"model": model, "personas": asdict(self.personas), "persona_data": self._persona_digests()},
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def _persona_digests(self) -> list[str]:
+        return [_file_digest(self.personas.file), _file_digest(self.personas.questions_file)]
 
     def eval_key(self, model: str, adapter: str) -> str:
         """run_key plus the evaluation settings (rows, α grid, controls): keys the evaluation tables."""
         blob = json.dumps({"run": self.run_key(model, adapter), "eval": asdict(self.eval)}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+# Fields added after results were cached: left out of the hash while at their default, so old keys stay valid.
+_LATE_FIELDS = {TrainCfg: {"placebo": False}}
+
+
+def _keyed(section) -> dict[str, Any]:
+    late = _LATE_FIELDS.get(type(section), {})
+    return {k: v for k, v in asdict(section).items() if not (k in late and v == late[k])}
 
 
 def _file_digest(path: str) -> str:

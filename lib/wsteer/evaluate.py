@@ -10,13 +10,13 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from .dilemmas import ASSISTANT_PREFILL, prompt_messages
 from .interventions import Intervention
 from .scoring import chat_prompt_ids, score_prompts, score_prompts_naive
-from .train import collate_examples, encode_example
+from .logprobs import mean_logprobs, mean_logprobs_naive
+from .train import encode_example
 
 ROW_KEYS = ["dilemma_idx", "action_type", "label", "group", "subset"]
 
@@ -50,24 +50,24 @@ def evaluate_dilemmas(
     return pd.concat(out, ignore_index=True)[cols]
 
 
-@torch.inference_mode()
-def completion_logprobs(model, tok, examples: Sequence[list[dict[str, str]]], batch_size: int = 16,
-                        max_length: int = 192) -> np.ndarray:
-    """Mean log-probability per assistant token, ℓ = Σ_t m_t log p(x_t | x_<t) / Σ_t m_t, one per example."""
+def completion_logprobs(model, tok, examples: Sequence[list[dict[str, str]]], batch_size: int = 32,
+                        max_length: int = 192, method: Literal["fast", "naive"] = "fast") -> np.ndarray:
+    """Mean log-probability per assistant token, ℓ = Σ_t m_t log p(x_t | x_<t) / Σ_t m_t, one per example.
+
+    Tokens as in training (`encode_example`: chat template, truncated to `max_length`); m marks the assistant turn.
+    """
     encoded = [encode_example(tok, m, max_length) for m in examples]
-    out = np.empty(len(encoded))
-    for start in range(0, len(encoded), batch_size):
-        batch = collate_examples(encoded[start:start + batch_size], tok.pad_token_id)
-        logits = model(input_ids=batch["input_ids"].to(model.device),
-                       attention_mask=batch["attention_mask"].to(model.device)).logits[:, :-1].float()
-        labels = batch["labels"][:, 1:].to(logits.device)
-        mask = labels != -100
-        lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        out[start:start + len(encoded[start:start + batch_size])] = ((lp * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
-    return out
+    n_prompt = [next((j for j, lab in enumerate(labels) if lab != -100), len(labels)) for _, labels in encoded]
+    prompts = [ids[:k] for (ids, _), k in zip(encoded, n_prompt)]
+    answers = [ids[k:] for (ids, _), k in zip(encoded, n_prompt)]
+    if method == "fast":
+        return mean_logprobs(model, prompts, answers, tok.pad_token_id, batch_size)
+    if method == "naive":
+        return mean_logprobs_naive(model, prompts, answers, tok.pad_token_id, batch_size)
+    raise ValueError(f"unknown method {method!r} (fast or naive)")
 
 
-def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[Intervention], batch_size: int = 16) -> pd.DataFrame:
+def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[Intervention], batch_size: int = 32) -> pd.DataFrame:
     """Per (intervention, α, qid, persona_idx, sample, split): lp_pos, lp_neg, gap = lp_pos − lp_neg (no system prompt)."""
     keys = ["qid", "persona_idx", "sample", "split"]
     pos = completions[completions.side == "pos"].set_index(keys).sort_index()
@@ -79,8 +79,8 @@ def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[I
     out = []
     for iv in interventions:
         with iv.applied(model):
-            lp_pos = completion_logprobs(model, tok, msgs(pos), batch_size)
-            lp_neg = completion_logprobs(model, tok, msgs(neg), batch_size)
+            lp = completion_logprobs(model, tok, msgs(pos) + msgs(neg), batch_size)  # one pass: sides share prompts
+        lp_pos, lp_neg = lp[:len(pos)], lp[len(pos):]
         out.append(pos.index.to_frame(index=False).assign(intervention=iv.name, alpha=iv.alpha, lp_pos=lp_pos,
                                                           lp_neg=lp_neg, gap=lp_pos - lp_neg))
     return pd.concat(out, ignore_index=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -108,21 +109,58 @@ def personas_of(cfg: ExperimentConfig) -> Personas:
     return Personas(p.trait, p.positive[:n], p.negative[:n])
 
 
+def shared_completions(run: SeedRun) -> pd.DataFrame | None:
+    """Completions of this model and seed made under another configuration (or adapter) with the same gen_key.
+
+    Looks in results/*/<model>/*/seed<k>/completions.csv; generation depends on the persona settings only.
+    """
+    key = run.cfg.gen_key(run.model_name)
+    own = run.results / "completions.csv"
+    for path in sorted(results_dir().glob(f"*/{run.model_label}/*/seed{run.seed}/completions.csv")):
+        if path == own:
+            continue
+        df = read_table(path, dtype={"gen_key": str, "run_key": str})
+        if "gen_key" in df and df.gen_key.eq(key).all():
+            return df
+    return None
+
+
 def generate(run: SeedRun, model, tok) -> pd.DataFrame:
+    """Persona completions -> results/completions.csv (tagged with run_key and gen_key)."""
     path = run.results / "completions.csv"
     with run.stage("generate") as info:
         if (old := run.cached_table(path)) is not None:
             info["cached"] = True
             return old
-        pc = run.cfg.personas
-        questions = split_questions(load_questions(REPO_ROOT / pc.questions_file), pc.n_train, pc.n_heldout, seed=run.seed)
-        personas = personas_of(run.cfg)
-        plan = generation_plan(questions, personas, pc.n_samples)
-        comp = generate_completions(model, tok, plan, personas, seed=run.seed, max_new_tokens=pc.max_new_tokens,
-                                    temperature=pc.temperature, batch_size=pc.batch_size, shared_draws=pc.shared_draws)
-        comp["run_key"] = run.key
+        gen_key = run.cfg.gen_key(run.model_name)
+        if (comp := shared_completions(run)) is None:
+            pc = run.cfg.personas
+            questions = split_questions(load_questions(REPO_ROOT / pc.questions_file), pc.n_train, pc.n_heldout, seed=run.seed)
+            personas = personas_of(run.cfg)
+            plan = generation_plan(questions, personas, pc.n_samples)
+            comp = generate_completions(model, tok, plan, personas, seed=run.seed, max_new_tokens=pc.max_new_tokens,
+                                        temperature=pc.temperature, batch_size=pc.batch_size, shared_draws=pc.shared_draws)
+        else:
+            info["cached"] = True
+        comp = comp.assign(run_key=run.key, gen_key=gen_key)
         write_table(comp, path)
         return comp
+
+
+def placebo_sides(completions: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Swap pos/neg within a random half of the (qid, persona_idx, sample) pairs (exactly ⌊n/2⌋, seeded).
+
+    θ+ and θ− then see the same mixture of honest and dishonest completions, so their difference is a null dW
+    with the data, training and pairing of the real one.
+    """
+    keys = ["qid", "persona_idx", "sample"]
+    pairs = completions[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    rng = np.random.default_rng([seed, 0x9A1ACEB0])
+    flip = pairs.iloc[rng.permutation(len(pairs))[: len(pairs) // 2]].assign(_flip=True)
+    out = completions.merge(flip, on=keys, how="left")
+    swap = out["_flip"].eq(True)
+    out.loc[swap, "side"] = out.loc[swap, "side"].map({"pos": "neg", "neg": "pos"})
+    return out.drop(columns="_flip")
 
 
 def _adapter_cfg(run: SeedRun) -> AdapterConfig:
@@ -141,7 +179,8 @@ def train_side(run: SeedRun, side: str, completions: pd.DataFrame) -> dict[str, 
             info["cached"] = True
             pm = PeftModel.from_pretrained(base, adir)
         else:
-            examples = training_messages(completions, side, split="train")
+            data = placebo_sides(completions, run.seed) if run.cfg.train.placebo else completions
+            examples = training_messages(data, side, split="train")
             pm, log = train_adapter(base, tok, examples, _adapter_cfg(run), run.cfg.train,
                                     seed=run.seed, desc=f"train {side} seed{run.seed}")
             write_table(log.assign(side=side), run.results / f"train_log_{side}.csv")

@@ -53,3 +53,37 @@ def steering_figure(summaries: dict[str, tuple[pd.DataFrame, pd.DataFrame]]):
         pmass_curve(shifts, ax=row[1])
     fig.tight_layout()
     return fig
+
+
+def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], order: list[str] | None = None):
+    """Per model (rows): (a) flat seed-to-seed cosine of dW per configuration, one dot per seed pair, against
+    the norm-matched random controls (grey) — placebo configurations (sides swapped) in red; (b) held-out and
+    training persona-gap shift at α = +1, one dot per seed (trained dW) and the random control."""
+    fig, axes = plt.subplots(len(screens), 2, figsize=(9, 3.2 * len(screens)), squeeze=False)
+    for (model, t), (ax_c, ax_g) in zip(screens.items(), axes):
+        cos = t["cosines"].query("level == 'flat'")
+        configs = [c for c in (order or []) if c in set(cos.config)] + sorted(set(cos.config) - set(order or []))
+        x = {c: i for i, c in enumerate(configs)}
+        placebo = cos.groupby("config").placebo.first().astype(bool)
+        for kind, dx in (("dW", -0.1), ("random", 0.1)):
+            d = cos[cos.kind == kind]
+            colors = ["0.5" if kind == "random" else ("C3" if placebo[c] else "C0") for c in d.config]
+            ax_c.scatter(d.config.map(x) + dx, d.cosine, c=colors, s=18, zorder=3)
+        ax_c.axhline(0, color="k", lw=0.6)
+        ax_c.set_xticks(range(len(configs)), configs, rotation=20, fontsize=8)
+        ax_c.set_xlim(-0.6, len(configs) - 0.4)
+        ax_c.set_ylabel("cos(dW_s, dW_t), flattened")
+        ax_c.set_title(f"{model}: seed-to-seed cosine (grey: random; red: placebo)", fontsize=9)
+        gap = t["persona_gap"].query("alpha == 1")
+        for (method, split), dx, color in ((("dW", "heldout"), -0.15, "C0"), (("dW", "train"), 0.0, "C1"),
+                                           (("random", "heldout"), 0.15, "0.5")):
+            g = gap[(gap.method == method) & (gap.split == split)]
+            ax_g.scatter(g.config.map(x) + dx, g.gap_shift, color=color, s=18, label=f"{method}, {split}", zorder=3)
+        ax_g.axhline(0, color="k", lw=0.6)
+        ax_g.set_xticks(range(len(configs)), configs, rotation=20, fontsize=8)
+        ax_g.set_xlim(-0.6, len(configs) - 0.4)
+        ax_g.set_ylabel("persona-gap shift at α = +1")
+        ax_g.set_yscale("symlog", linthresh=0.05)
+        ax_g.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
-from transformers import DynamicCache
+
+from .kv_prefix import cache_tensors, common_prefix_len, extend, left_pad, select_rows, smallest_sliding_window
 
 SCORE_COLUMNS = ["score", "pmass", "logp_yes", "logp_no"]
 
@@ -73,89 +74,16 @@ def chat_prompt_ids(tok, messages: list[dict[str, str]], prefill: str) -> list[i
     return tok(text, add_special_tokens=False)["input_ids"]
 
 
-def _left_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask), each (len(seqs), max_len), pads on the left."""
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        if len(s):
-            ids[i, width - len(s):] = torch.tensor(s)
-            mask[i, width - len(s):] = 1
-    return ids, mask
-
-
 @torch.inference_mode()
 def score_prompts_naive(model, tok, prompts: Sequence[Sequence[int]], batch_size: int = 16, progress: bool = False) -> pd.DataFrame:
     """Reference scorer: file order, left-padded batches, whole prompt, full logits."""
     yn = yes_no_tokens(tok)
     out = []
     for start in tqdm(range(0, len(prompts), batch_size), desc="score (naive)", disable=not progress):
-        ids, mask = _left_pad(prompts[start:start + batch_size], tok.pad_token_id)
+        ids, mask = left_pad(prompts[start:start + batch_size], tok.pad_token_id)
         logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, -1]
         out.append(yes_no_from_logits(logits.cpu(), yn))
     return pd.concat(out, ignore_index=True)
-
-
-def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
-    first = seqs[0]
-    n = min(len(s) for s in seqs)
-    for s in seqs[1:]:
-        k = 0
-        while k < n and s[k] == first[k]:
-            k += 1
-        n = k
-    return n
-
-
-def _smallest_sliding_window(config) -> int | None:
-    """The sliding-window length if any layer of the model uses one (gemma3, mistral, ...), else None."""
-    cfg = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
-    window = getattr(cfg, "sliding_window", None)
-    types = getattr(cfg, "layer_types", None)
-    if window is None or (types is not None and "sliding_attention" not in types):
-        return None
-    return int(window)
-
-
-def _cache_from(layers: list[tuple[torch.Tensor, torch.Tensor]], config) -> DynamicCache:
-    return DynamicCache(ddp_cache_data=layers, config=config)
-
-
-def _cache_tensors(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return [(layer.keys, layer.values) for layer in cache.layers]
-
-
-def _extend(model, past: list[tuple[torch.Tensor, torch.Tensor]], past_mask: torch.Tensor, past_len: torch.Tensor,
-            seqs: Sequence[Sequence[int]], pad_id: int, want_logits: bool):
-    """Run `seqs` (one per batch row) on top of a cache whose rows have `past_len` real tokens.
-
-    past: per layer (keys, values), each (B, heads, T_past, head_dim); past_mask (B, T_past); past_len (B,).
-    New tokens are left-padded after the past, with positions past_len + 0..len-1.
-    Returns (cache tensors, mask (B, T_past + W), new real lengths (B,), last-position logits or None).
-    """
-    ids, mask = _left_pad(seqs, pad_id)
-    lengths = mask.sum(1)
-    width = ids.shape[1]
-    offsets = torch.arange(width).unsqueeze(0) - (width - lengths).unsqueeze(1)  # 0.. for real tokens
-    position_ids = (past_len.unsqueeze(1) + offsets.clamp(min=0)).to(model.device)
-    full_mask = torch.cat([past_mask, mask], dim=1)
-    cache = _cache_from(past, model.config)
-    out = model(
-        input_ids=ids.to(model.device),
-        attention_mask=full_mask.to(model.device),
-        position_ids=position_ids,
-        past_key_values=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    logits = out.logits[:, -1] if want_logits else None
-    return _cache_tensors(out.past_key_values), full_mask, past_len + lengths, logits
-
-
-def _select(past: list[tuple[torch.Tensor, torch.Tensor]], index: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    index = index.to(past[0][0].device)
-    return [(k.index_select(0, index), v.index_select(0, index)) for k, v in past]
 
 
 @torch.inference_mode()
@@ -182,12 +110,12 @@ def score_prompts(
         raise ValueError(f"groups has {len(groups)} keys for {n} prompts")
 
     # Level 1: the prefix shared by every prompt, leaving every row at least one token of its own.
-    p_len = min(_common_prefix_len(prompts), min(len(p) for p in prompts) - 1)
+    p_len = min(common_prefix_len(prompts), min(len(p) for p in prompts) - 1)
     if p_len < 1:
         return score_prompts_naive(model, tok, prompts, batch_size=batch_size, progress=progress)
     prefix_ids = torch.tensor([list(prompts[0][:p_len])], device=model.device)
     prefix_out = model(input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
-    prefix_cache = _cache_tensors(prefix_out.past_key_values)
+    prefix_cache = cache_tensors(prefix_out.past_key_values)
 
     # Level 2: per group, the segment shared by its rows after P (each row keeps >= 1 token).
     members: dict[object, list[int]] = {}
@@ -196,10 +124,10 @@ def score_prompts(
     seg_len = {}
     for g, rows in members.items():
         rows_tokens = [prompts[i][p_len:] for i in rows]
-        shared = _common_prefix_len(rows_tokens) if len(rows) > 1 else 0
+        shared = common_prefix_len(rows_tokens) if len(rows) > 1 else 0
         seg_len[g] = min(shared, min(len(t) for t in rows_tokens) - 1)
     order = sorted(members, key=lambda g: (seg_len[g], max(len(prompts[i]) for i in members[g])))
-    window = _smallest_sliding_window(model.config)
+    window = smallest_sliding_window(model.config)
     if window is not None and max(len(p) for p in prompts) + max(seg_len.values()) >= window:
         # pads between segments would count against a sliding window in cache slots: use the plain scorer
         return score_prompts_naive(model, tok, prompts, batch_size=batch_size, progress=progress)
@@ -218,13 +146,14 @@ def score_prompts(
         past_len = torch.full((n_g,), p_len, dtype=torch.long)
         segments = [prompts[members[g][0]][p_len:p_len + seg_len[g]] for g in batch]
         if max(len(s) for s in segments) > 0:
-            past, past_mask, past_len, _ = _extend(model, past, past_mask, past_len, segments, pad, want_logits=False)
+            past, past_mask, past_len, _ = extend(model, past, past_mask, past_len, segments, pad)
         row_ids = [i for g in batch for i in members[g]]
         row_group = torch.tensor([j for j, g in enumerate(batch) for _ in members[g]])
         suffixes = [prompts[i][p_len + seg_len[groups[i]]:] for i in row_ids]
-        _, _, _, logits = _extend(
-            model, _select(past, row_group), past_mask[row_group], past_len[row_group], suffixes, pad, want_logits=True
+        _, _, _, logits = extend(
+            model, select_rows(past, row_group), past_mask[row_group], past_len[row_group], suffixes, pad, logits_to_keep=1
         )
+        logits = logits[:, -1]
         scored = yes_no_from_logits(logits.cpu(), yn)
         for j, i in enumerate(row_ids):
             results[i] = scored.iloc[j]
@@ -235,13 +164,13 @@ def tokens_computed(prompts: Sequence[Sequence[int]], groups: Sequence[object] |
     """Tokens per row computed by the naive scorer (whole prompt) and by `score_prompts` (unshared tokens)."""
     n = len(prompts)
     groups = list(range(n)) if groups is None else list(groups)
-    p_len = max(0, min(_common_prefix_len(prompts), min(len(p) for p in prompts) - 1))
+    p_len = max(0, min(common_prefix_len(prompts), min(len(p) for p in prompts) - 1))
     members: dict[object, list[int]] = {}
     for i, g in enumerate(groups):
         members.setdefault(g, []).append(i)
     fast = p_len
     for rows in members.values():
         tails = [prompts[i][p_len:] for i in rows]
-        shared = min(_common_prefix_len(tails) if len(rows) > 1 else 0, min(len(t) for t in tails) - 1)
+        shared = min(common_prefix_len(tails) if len(rows) > 1 else 0, min(len(t) for t in tails) - 1)
         fast += shared + sum(len(t) - shared for t in tails)
     return {"naive": float(np.mean([len(p) for p in prompts])), "fast": fast / n}
