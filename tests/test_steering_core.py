@@ -196,3 +196,17 @@ def test_content_id_identifies_identical_deltas_only():
     b = WeightDelta({"y.weight": torch.zeros(2), "x.weight": torch.ones(3, 2)})
     c = WeightDelta({"x.weight": torch.ones(3, 2), "y.weight": torch.tensor([0.0, 1e-7])})
     assert a.content_id() == b.content_id() != c.content_id()
+
+
+def test_completions_cut_by_the_token_limit_can_train_without_an_end_of_turn(tiny):
+    import pandas as pd
+
+    _, tok = tiny
+    comp = pd.DataFrame([{"side": "pos", "split": "train", "question": "Is water wet?", "completion": c, "n_tokens": n}
+                         for c, n in (("It is, and the reason is", 8), ("Yes.", 2))])
+    kept = training_messages(comp, "pos", max_new_tokens=8, end_truncated_turns=True)
+    cut = training_messages(comp, "pos", max_new_tokens=8, end_truncated_turns=False)
+    answer = lambda ex: [i for i, l in zip(*encode_example(tok, ex, 192)) if l != -100]
+    assert tok.decode(answer(cut[0])).strip() == "It is, and the reason is"
+    assert len(answer(kept[0])) > len(answer(cut[0])) and answer(kept[0])[:len(answer(cut[0]))] == answer(cut[0])
+    assert answer(cut[1]) == answer(kept[1])  # a completion that ended by itself keeps its end of turn

@@ -46,6 +46,7 @@ class TrainCfg:
     warmup_steps: int = 2
     max_length: int = 192
     placebo: bool = False   # swap the sides of a random half of the (question, persona, sample) pairs: a null dW
+    end_truncated_turns: bool = True  # keep end-of-turn after completions cut by max_new_tokens (teaches stopping there)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class ExperimentConfig:
 
 
 # Fields added after results were cached: left out of the hash while at their default, so old keys stay valid.
-_LATE_FIELDS = {TrainCfg: {"placebo": False}}
+_LATE_FIELDS = {TrainCfg: {"placebo": False, "end_truncated_turns": True}}
 
 
 def _keyed(section) -> dict[str, Any]:

@@ -109,8 +109,16 @@ def generate_completions(
     return pd.DataFrame(out)
 
 
-def training_messages(completions: pd.DataFrame, side: str, split: str = "train") -> list[list[dict[str, str]]]:
-    """Chat examples (user = question, assistant = completion) for one side; the persona system prompt is dropped."""
+def training_messages(completions: pd.DataFrame, side: str, split: str = "train",
+                      max_new_tokens: int | None = None, end_truncated_turns: bool = True) -> list[list[dict]]:
+    """Chat examples (user = question, assistant = completion) for one side; the persona system prompt is dropped.
+
+    A completion cut by the token limit (n_tokens == max_new_tokens) ends mid-sentence; with
+    `end_truncated_turns=False` its assistant message carries `end_turn: False`, so `train.encode_example`
+    leaves out the template's end-of-turn tokens and the adapter is not taught to stop there.
+    """
     rows = completions[(completions.side == side) & (completions.split == split)]
-    return [[{"role": "user", "content": r.question}, {"role": "assistant", "content": r.completion}]
-            for r in rows.itertuples()]
+    cut = (rows.n_tokens >= max_new_tokens) if (max_new_tokens and not end_truncated_turns) else pd.Series(False, rows.index)
+    return [[{"role": "user", "content": r.question},
+             {"role": "assistant", "content": r.completion, **({"end_turn": False} if c else {})}]
+            for r, c in zip(rows.itertuples(), cut)]

@@ -180,7 +180,8 @@ def train_side(run: SeedRun, side: str, completions: pd.DataFrame) -> dict[str, 
             pm = PeftModel.from_pretrained(base, adir)
         else:
             data = placebo_sides(completions, run.seed) if run.cfg.train.placebo else completions
-            examples = training_messages(data, side, split="train")
+            examples = training_messages(data, side, split="train", max_new_tokens=run.cfg.personas.max_new_tokens,
+                                         end_truncated_turns=run.cfg.train.end_truncated_turns)
             pm, log = train_adapter(base, tok, examples, _adapter_cfg(run), run.cfg.train,
                                     seed=run.seed, desc=f"train {side} seed{run.seed}")
             write_table(log.assign(side=side), run.results / f"train_log_{side}.csv")

@@ -29,7 +29,8 @@ def screen_tables(cfg: ExperimentConfig, model: str, adapter: str) -> dict[str, 
 
 
 # Display order of screened configurations: the default, its placebo, then one knob at a time.
-SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-ep4", "signal-r32", "signal-p8", "signal-q80", "signal-q160"]
+SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-ep4", "signal-lr3x", "signal-r32", "signal-attn",
+                "signal-p8", "signal-s4", "signal-q80", "signal-q160"]
 
 
 def load_screen(model: str, root=None) -> dict[str, pd.DataFrame]:

@@ -17,8 +17,12 @@ from .adapters import AdapterConfig, peft_config
 from .config import TrainCfg as TrainConfig
 
 
-def encode_example(tok, messages: list[dict[str, str]], max_length: int) -> tuple[list[int], list[int]]:
-    """(input_ids, labels) with labels = −100 on the prompt (everything before the last assistant turn)."""
+def encode_example(tok, messages: list[dict], max_length: int) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) with labels = −100 on the prompt (everything before the last assistant turn).
+
+    An assistant message with `end_turn: False` (a completion cut by the token limit) ends at its last content
+    token: the template's end-of-turn tokens after it are left out of both ids and labels.
+    """
     if messages[-1]["role"] != "assistant":
         raise ValueError("the last message of a training example must be the assistant's")
     if any(m["role"] == "system" for m in messages):
@@ -27,8 +31,15 @@ def encode_example(tok, messages: list[dict[str, str]], max_length: int) -> tupl
     full = tok.apply_chat_template(messages, tokenize=False)
     if not full.startswith(prompt):
         raise ValueError("chat template: the conversation does not extend its prompt; cannot mask the prompt")
+    answer = full[len(prompt):]
+    if messages[-1].get("end_turn", True) is False:
+        content = messages[-1]["content"].strip()
+        at = answer.find(content)
+        if at < 0:
+            raise ValueError("chat template: cannot find the assistant content in the rendered turn to cut its end")
+        answer = answer[:at + len(content)]
     p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    a_ids = tok(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    a_ids = tok(answer, add_special_tokens=False)["input_ids"]
     ids = (p_ids + a_ids)[:max_length]
     labels = ([-100] * len(p_ids) + a_ids)[:max_length]
     return ids, labels
