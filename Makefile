@@ -15,7 +15,7 @@ export JUPYTER_CONFIG_DIR := $(CURDIR)/cache/jupyter/config
 export MPLCONFIGDIR := $(CURDIR)/cache/matplotlib
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: env paper test test-fast dry-run signal bench
+.PHONY: env paper runs test test-fast dry-run signal bench
 SIGNAL ?= default,signal-q80
 
 env:
@@ -25,6 +25,10 @@ paper: env
 	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) \
 		--config experiment=$(EXPERIMENT) renderer=$(RENDERER) models=$(MODELS)
 	@$(VENV)/python -m wsteer.timing $(EXPERIMENT)
+
+runs: env  # seeds + summaries of EXPERIMENT (e.g. a control such as signal-placebo), no paper
+	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) summaries \
+		--config experiment=$(EXPERIMENT) models=$(MODELS)
 
 dry-run: env
 	$(VENV)/snakemake -s workflow/Snakefile --cores 1 --config experiment=$(EXPERIMENT) -n

@@ -156,7 +156,7 @@ def test_committed_results_keep_their_run_keys():
 
 
 def test_placebo_swaps_the_sides_of_exactly_half_the_pairs():
-    from wsteer.pipeline import placebo_sides
+    from wsteer.personas import placebo_sides
 
     pairs = pd.DataFrame([(q, p) for q in range(5) for p in range(3)], columns=["qid", "persona_idx"]).assign(sample=0)
     comp = pd.concat([pairs.assign(side=s, completion=pairs.qid.astype(str) + s) for s in ("pos", "neg")], ignore_index=True)

@@ -122,3 +122,19 @@ def training_messages(completions: pd.DataFrame, side: str, split: str = "train"
     return [[{"role": "user", "content": r.question},
              {"role": "assistant", "content": r.completion, **({"end_turn": False} if c else {})}]
             for r, c in zip(rows.itertuples(), cut)]
+
+
+def placebo_sides(completions: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Swap pos/neg within a random half of the (qid, persona_idx, sample) pairs (exactly ⌊n/2⌋, seeded).
+
+    θ+ and θ− then see the same mixture of honest and dishonest completions, so their difference is a null dW
+    with the data, training and pairing of the real one.
+    """
+    keys = ["qid", "persona_idx", "sample"]
+    pairs = completions[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    rng = np.random.default_rng([seed, 0x9A1ACEB0])
+    flip = pairs.iloc[rng.permutation(len(pairs))[: len(pairs) // 2]].assign(_flip=True)
+    out = completions.merge(flip, on=keys, how="left")
+    swap = out["_flip"].eq(True)
+    out.loc[swap, "side"] = out.loc[swap, "side"].map({"pos": "neg", "neg": "pos"})
+    return out.drop(columns="_flip")

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -29,7 +28,8 @@ from .interventions import NoIntervention, WeightSteering
 from .io import read_table, write_table
 from .models import load_model, resolve_spec
 from .paths import REPO_ROOT, cache_dir, results_dir
-from .personas import SIDES, Personas, generation_plan, generate_completions, load_personas, load_questions, split_questions, training_messages
+from .personas import (Personas, generation_plan, generate_completions, load_personas, load_questions, placebo_sides,
+                       split_questions, training_messages)
 from .steer import WeightPatcher
 from .train import merged_weights, train_adapter
 
@@ -145,22 +145,6 @@ def generate(run: SeedRun, model, tok) -> pd.DataFrame:
         comp = comp.assign(run_key=run.key, gen_key=gen_key)
         write_table(comp, path)
         return comp
-
-
-def placebo_sides(completions: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Swap pos/neg within a random half of the (qid, persona_idx, sample) pairs (exactly ⌊n/2⌋, seeded).
-
-    θ+ and θ− then see the same mixture of honest and dishonest completions, so their difference is a null dW
-    with the data, training and pairing of the real one.
-    """
-    keys = ["qid", "persona_idx", "sample"]
-    pairs = completions[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
-    rng = np.random.default_rng([seed, 0x9A1ACEB0])
-    flip = pairs.iloc[rng.permutation(len(pairs))[: len(pairs) // 2]].assign(_flip=True)
-    out = completions.merge(flip, on=keys, how="left")
-    swap = out["_flip"].eq(True)
-    out.loc[swap, "side"] = out.loc[swap, "side"].map({"pos": "neg", "neg": "pos"})
-    return out.drop(columns="_flip")
 
 
 def _adapter_cfg(run: SeedRun) -> AdapterConfig:
