@@ -321,12 +321,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sweep-rows", type=int, default=64)
     p.add_argument("--no-bf16", action="store_true")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--only", choices=["persona_gap"], default=None,
-                   help="one part only, printed and not written (the full run writes bench.csv)")
+    p.add_argument("--only", choices=["persona_gap", "persona_gap_fast", "persona_gap_naive"], default=None,
+                   help="one part only, printed and not written (the full run writes bench.csv); the _fast/_naive "
+                        "variants run one method, for timing whole processes against each other")
     a = p.parse_args(argv)
-    if a.only == "persona_gap":
+    if a.only:
         model, tok = load_model(a.model, device="cpu")
-        print(pd.DataFrame(persona_gap_rows(model, tok, a.model)).to_string(index=False))
+        if a.only == "persona_gap":
+            print(pd.DataFrame(persona_gap_rows(model, tok, a.model)).to_string(index=False))
+        else:
+            from .evaluate import completion_logprobs
+
+            method = a.only.removeprefix("persona_gap_")
+            ex = persona_gap_examples(tok, a.model)
+            lp = completion_logprobs(model, tok, ex, batch_size=32 if method == "fast" else 16, method=method)
+            print(f"{method}: {len(ex)} completions, mean ℓ {lp.mean():.6f}")
         return
     df = run_bench(a.model, a.rows, a.sweep_rows, out=a.out, bf16=not a.no_bf16)
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):

@@ -66,7 +66,23 @@ def verdict(run: RunSummary, alpha: float = 1.0) -> str:
         head = ("no reproducible steering effect: the seed×dilemma CI of the trained dW "
                 + ("includes zero" if not excludes_zero else "overlaps the random control's"))
     return (f"{head} (Δ(α={alpha:g}) = {fmt_ci(dw)} vs random {fmt_ci(rnd)}; "
-            f"seed-to-seed cosine of dW {cos_dw:.3f}, of the random controls {cos_rand:.3f})")
+            f"seed-to-seed cosine of dW {cos_dw:.1e}, of the random controls {cos_rand:.1e})")
+
+
+def offtarget_sentence(runs: dict[str, RunSummary], alphas: tuple[float, ...] = (-2.0, -1.0, 1.0, 2.0)) -> str:
+    """Where the generic to-do shift on dilemmas without a Truthfulness value has a CI excluding zero: the
+    reason the headline balances the two honesty groups. Empty when nowhere."""
+    hits = []
+    for label, r in runs.items():
+        for a in alphas:
+            g = r.measure("dW", a, "offtarget_generic")
+            if g.ci_low > 0 or g.ci_high < 0:
+                hits.append(f"{label} at α = {a:+g}: {fmt_ci(g)}")
+    if not hits:
+        return ""
+    return ("The trained dW does move the generic tendency to answer Yes (to act) on dilemmas without a "
+            "Truthfulness value (" + "; ".join(hits) + "); the balanced measure cancels this shift, which an "
+            "unbalanced label average would have read as honesty.")
 
 
 def timing_table(run: RunSummary) -> pd.DataFrame:
