@@ -180,3 +180,17 @@ def test_fast_completion_logprobs_equal_naive(tiny, batch_size, max_length):
     assert np.ptp(naive) > 0.1  # the rows differ, so equality is not trivial
     with pytest.raises(ValueError, match="unknown method"):
         completion_logprobs(model, tok, ex[:1], method="exact")
+
+
+def test_offtarget_sentence_names_only_shifts_whose_ci_excludes_zero():
+    from wsteer.report import RunSummary, offtarget_sentence
+
+    rows = [{"method": "dW", "alpha": a, "measure": "offtarget_generic", "estimate": e, "ci_low": lo, "ci_high": hi}
+            for a, e, lo, hi in ((-2.0, -0.09, -0.15, -0.03), (-1.0, -0.04, -0.08, 0.01),
+                                 (1.0, 0.03, -0.02, 0.10), (2.0, 0.04, -0.08, 0.15))]
+    empty = pd.DataFrame()
+    run = RunSummary("c", "m", "lora", pd.DataFrame(rows), empty, empty, empty, empty)
+    text = offtarget_sentence({"M": run})
+    assert "M at α = -2: -0.090 [-0.150, -0.030]" in text and "α = -1" not in text and "α = +1" not in text
+    shifted = pd.DataFrame(rows).assign(ci_low=lambda d: d.ci_low.clip(upper=0), ci_high=lambda d: d.ci_high.clip(lower=0))
+    assert offtarget_sentence({"M": RunSummary("c", "m", "lora", shifted, empty, empty, empty, empty)}) == ""

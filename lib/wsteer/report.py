@@ -69,12 +69,12 @@ def verdict(run: RunSummary, alpha: float = 1.0) -> str:
             f"seed-to-seed cosine of dW {cos_dw:.1e}, of the random controls {cos_rand:.1e})")
 
 
-def offtarget_sentence(runs: dict[str, RunSummary], alphas: tuple[float, ...] = (-2.0, -1.0, 1.0, 2.0)) -> str:
+def offtarget_sentence(runs: dict[str, RunSummary]) -> str:
     """Where the generic to-do shift on dilemmas without a Truthfulness value has a CI excluding zero: the
     reason the headline balances the two honesty groups. Empty when nowhere."""
     hits = []
     for label, r in runs.items():
-        for a in alphas:
+        for a in sorted(set(r.shifts.alpha) - {0.0}):
             g = r.measure("dW", a, "offtarget_generic")
             if g.ci_low > 0 or g.ci_high < 0:
                 hits.append(f"{label} at α = {a:+g}: {fmt_ci(g)}")
