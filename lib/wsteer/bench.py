@@ -199,16 +199,15 @@ def bench_train_step(model_name: str, n_lin: int, limit: float, batch: int = 8, 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "aten::baddbmm")
 
 
-def persona_gap_examples(tok, model_name: str, config: str = "default", n_train_questions: int = 6) -> list:
-    """The in-distribution check's examples of seed 0 (held-out + first training questions, both sides),
-    from the committed completions; a fixed synthetic set when the run has not happened here."""
+def persona_gap_examples(model_name: str, config: str = "default", n_train_questions: int = 6) -> list:
+    """The in-distribution check's examples of seed 0 (`evaluate.indist_completions`, both sides), from the
+    committed completions; a fixed synthetic set when the run has not happened here."""
+    from .evaluate import indist_completions
     from .models import resolve_spec
 
     path = results_dir() / config / resolve_spec(model_name).name / "lora" / "seed0" / "completions.csv"
     if path.exists():
-        comp = pd.read_csv(path)
-        train_q = comp.loc[comp.split == "train", "qid"].drop_duplicates().head(n_train_questions)
-        comp = comp[comp.qid.isin(set(train_q) | set(comp.loc[comp.split == "heldout", "qid"]))]
+        comp = indist_completions(pd.read_csv(path), n_train_questions)
         pairs = zip(comp.question, comp.completion.fillna(""))
     else:
         pairs = [(f"Question {q}: what would you do about the {q}th problem?", f"Answer {p} " * (3 + p))
@@ -216,16 +215,21 @@ def persona_gap_examples(tok, model_name: str, config: str = "default", n_train_
     return [[{"role": "user", "content": q}, {"role": "assistant", "content": c}] for q, c in pairs]
 
 
-def bench_persona_gap(model, tok, model_name: str) -> dict:
-    """Completion log-probs of one in-distribution variant: naive (whole x ⧺ y) vs prefix-shared."""
+def persona_gap_logprobs(model, tok, examples: list, method: str) -> np.ndarray:
+    """One in-distribution variant's completion log-probs by `method` (batch 16 naive, 32 prefix-shared)."""
     from .evaluate import completion_logprobs
 
-    ex = persona_gap_examples(tok, model_name)
+    return completion_logprobs(model, tok, examples, batch_size=32 if method == "fast" else 16, method=method)
+
+
+def bench_persona_gap(model, tok, model_name: str) -> dict:
+    """Completion log-probs of one in-distribution variant: naive (whole x ⧺ y) vs prefix-shared."""
+    ex = persona_gap_examples(model_name)
     t: dict[str, float] = {}
     with timed(t, "naive"):
-        naive = completion_logprobs(model, tok, ex, batch_size=16, method="naive")
+        naive = persona_gap_logprobs(model, tok, ex, "naive")
     with timed(t, "fast"):
-        fast = completion_logprobs(model, tok, ex, batch_size=32, method="fast")
+        fast = persona_gap_logprobs(model, tok, ex, "fast")
     return {"n": len(ex), "naive": len(ex) / t["naive"], "fast": len(ex) / t["fast"],
             "max_err": float(np.abs(fast - naive).max())}
 
@@ -330,12 +334,9 @@ def main(argv: list[str] | None = None) -> None:
         if a.only == "persona_gap":
             print(pd.DataFrame(persona_gap_rows(model, tok, a.model)).to_string(index=False))
         else:
-            from .evaluate import completion_logprobs
-
             method = a.only.removeprefix("persona_gap_")
-            ex = persona_gap_examples(tok, a.model)
-            lp = completion_logprobs(model, tok, ex, batch_size=32 if method == "fast" else 16, method=method)
-            print(f"{method}: {len(ex)} completions, mean ℓ {lp.mean():.6f}")
+            lp = persona_gap_logprobs(model, tok, persona_gap_examples(a.model), method)
+            print(f"{method}: {len(lp)} completions, mean ℓ {lp.mean():.6f}")
         return
     df = run_bench(a.model, a.rows, a.sweep_rows, out=a.out, bf16=not a.no_bf16)
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):

@@ -67,6 +67,13 @@ def completion_logprobs(model, tok, examples: Sequence[list[dict[str, str]]], ba
     raise ValueError(f"unknown method {method!r} (fast or naive)")
 
 
+def indist_completions(completions: pd.DataFrame, n_train_questions: int) -> pd.DataFrame:
+    """The in-distribution check's rows: every held-out question and the first `n_train_questions` training ones."""
+    train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
+    keep = set(train_q.head(n_train_questions)) | set(completions.loc[completions.split == "heldout", "qid"])
+    return completions[completions.qid.isin(keep)]
+
+
 def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[Intervention], batch_size: int = 32) -> pd.DataFrame:
     """Per (intervention, α, qid, persona_idx, sample, split): lp_pos, lp_neg, gap = lp_pos − lp_neg (no system prompt)."""
     keys = ["qid", "persona_idx", "sample", "split"]

@@ -84,3 +84,25 @@ def extend(model, past: list[tuple[torch.Tensor, torch.Tensor]], past_mask: torc
 def select_rows(past: list[tuple[torch.Tensor, torch.Tensor]], index: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     index = index.to(past[0][0].device)
     return [(k.index_select(0, index), v.index_select(0, index)) for k, v in past]
+
+
+def prefix_cache(model, ids: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per-layer (keys, values) of one token sequence, batch 1: the past that every row of a batch shares."""
+    out = model(input_ids=torch.tensor([list(ids)], device=model.device), use_cache=True, logits_to_keep=1)
+    return cache_tensors(out.past_key_values)
+
+
+def broadcast(past: list[tuple[torch.Tensor, torch.Tensor]], n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A batch-1 past viewed as n rows (no copy)."""
+    return [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in past]
+
+
+def batch_groups(members: dict, order: Sequence, batch_size: int) -> list[list]:
+    """Consecutive groups of `order` whose rows (len(members[g])) fill a batch up to `batch_size`; a group larger
+    than a batch gets a batch of its own."""
+    batches: list[list] = [[]]
+    for g in order:
+        if batches[-1] and sum(len(members[h]) for h in batches[-1]) + len(members[g]) > batch_size:
+            batches.append([])
+        batches[-1].append(g)
+    return [b for b in batches if b]

@@ -14,17 +14,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .kv_prefix import cache_tensors, common_prefix_len, extend, select_rows, smallest_sliding_window
-
-
-def _right_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, :len(s)] = 1
-    return ids, mask
+from .kv_prefix import (batch_groups, broadcast, common_prefix_len, extend, left_pad, prefix_cache, select_rows,
+                        smallest_sliding_window)
+from .train import collate_examples
 
 
 def _token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -48,13 +40,11 @@ def mean_logprobs_naive(model, prompts: Sequence[Sequence[int]], completions: Se
     out = np.zeros(len(prompts))
     for start in range(0, len(prompts), batch_size):
         xs, ys = prompts[start:start + batch_size], completions[start:start + batch_size]
-        ids, mask = _right_pad([list(x) + list(y) for x, y in zip(xs, ys)], pad_id)
-        target = torch.zeros_like(mask)
-        for r, (x, y) in enumerate(zip(xs, ys)):
-            target[r, len(x):len(x) + len(y)] = 1
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, :-1]
+        batch = collate_examples([(list(x) + list(y), [-100] * len(x) + list(y)) for x, y in zip(xs, ys)], pad_id)
+        ids = batch["input_ids"]
+        logits = model(input_ids=ids.to(model.device), attention_mask=batch["attention_mask"].to(model.device)).logits[:, :-1]
         lp = _token_logprobs(logits, ids[:, 1:].to(logits.device)).cpu()
-        m = target[:, 1:].float()
+        m = (batch["labels"][:, 1:] != -100).float()
         out[start:start + len(xs)] = ((lp * m).sum(1) / m.sum(1).clamp(min=1)).numpy()
     return out
 
@@ -78,23 +68,15 @@ def mean_logprobs(model, prompts: Sequence[Sequence[int]], completions: Sequence
     longest = max(len(p) for p in prompts) + max(len(c) for c in completions)
     if p_len < 1 or (window is not None and 2 * longest >= window):
         return mean_logprobs_naive(model, prompts, completions, pad_id, batch_size)
-    prefix = model(input_ids=torch.tensor([list(prompts[0][:p_len])], device=model.device), use_cache=True, logits_to_keep=1)
-    prefix_cache = cache_tensors(prefix.past_key_values)
+    prefix = prefix_cache(model, prompts[0][:p_len])
 
     members: dict[tuple[int, ...], list[int]] = {}
     for i, p in enumerate(prompts):
         if len(completions[i]):
             members.setdefault(tuple(p[p_len:]), []).append(i)
-    batches: list[list[tuple[int, ...]]] = [[]]
-    for g in members:
-        if batches[-1] and sum(len(members[h]) for h in batches[-1]) + len(members[g]) > batch_size:
-            batches.append([])
-        batches[-1].append(g)
-
-    for batch in (b for b in batches if b):
+    for batch in batch_groups(members, list(members), batch_size):
         n_g = len(batch)
-        past = [(k.expand(n_g, -1, -1, -1), v.expand(n_g, -1, -1, -1)) for k, v in prefix_cache]
-        past, past_mask, past_len, last = extend(model, past, torch.ones((n_g, p_len), dtype=torch.long),
+        past, past_mask, past_len, last = extend(model, broadcast(prefix, n_g), torch.ones((n_g, p_len), dtype=torch.long),
                                                  torch.full((n_g,), p_len, dtype=torch.long), list(batch), pad_id,
                                                  logits_to_keep=1)
         rows = [(j, i) for j, g in enumerate(batch) for i in members[g]]
@@ -104,13 +86,8 @@ def mean_logprobs(model, prompts: Sequence[Sequence[int]], completions: Sequence
             ys = [list(completions[i]) for _, i in chunk]
             _, _, _, logits = extend(model, select_rows(past, group), past_mask[group], past_len[group], ys, pad_id,
                                      logits_to_keep=max(len(y) for y in ys))
-            width = logits.shape[1]
-            ids = torch.full((len(ys), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(ys), width), dtype=torch.long)
-            for r, y in enumerate(ys):  # left-padded, as `extend` laid them out
-                ids[r, width - len(y):] = torch.tensor(y)
-                mask[r, width - len(y):] = 1
-            first = _token_logprobs(last[group.to(last.device), -1], ids[:, -1].new_tensor([y[0] for y in ys]).to(last.device))
+            ids, mask = left_pad(ys, pad_id)  # the layout `extend` ran them in
+            first = _token_logprobs(last[group.to(last.device), -1], torch.tensor([y[0] for y in ys], device=last.device))
             rest = _token_logprobs(logits[:, :-1], ids[:, 1:].to(logits.device)).cpu()
             both = mask[:, 1:] * mask[:, :-1]  # predictor and target real: tokens 2..|y| (token 1 is `first`)
             total = first.cpu() + (rest * both).sum(1)

@@ -23,7 +23,7 @@ from . import dilemmas as dd
 from .adapters import AdapterConfig
 from .config import ExperimentConfig
 from .diff import WeightDelta, delta_between
-from .evaluate import evaluate_dilemmas, persona_gap
+from .evaluate import evaluate_dilemmas, indist_completions, persona_gap
 from .interventions import NoIntervention, WeightSteering
 from .io import read_table, write_table
 from .models import load_model, resolve_spec
@@ -109,18 +109,17 @@ def personas_of(cfg: ExperimentConfig) -> Personas:
     return Personas(p.trait, p.positive[:n], p.negative[:n])
 
 
-def shared_completions(run: SeedRun) -> pd.DataFrame | None:
+def shared_completions(run: SeedRun, gen_key: str) -> pd.DataFrame | None:
     """Completions of this model and seed made under another configuration (or adapter) with the same gen_key.
 
     Looks in results/*/<model>/*/seed<k>/completions.csv; generation depends on the persona settings only.
     """
-    key = run.cfg.gen_key(run.model_name)
     own = run.results / "completions.csv"
     for path in sorted(results_dir().glob(f"*/{run.model_label}/*/seed{run.seed}/completions.csv")):
         if path == own:
             continue
         df = read_table(path, dtype={"gen_key": str, "run_key": str})
-        if "gen_key" in df and df.gen_key.eq(key).all():
+        if "gen_key" in df and df.gen_key.eq(gen_key).all():
             return df
     return None
 
@@ -133,7 +132,7 @@ def generate(run: SeedRun, model, tok) -> pd.DataFrame:
             info["cached"] = True
             return old
         gen_key = run.cfg.gen_key(run.model_name)
-        if (comp := shared_completions(run)) is None:
+        if (comp := shared_completions(run, gen_key)) is None:
             pc = run.cfg.personas
             questions = split_questions(load_questions(REPO_ROOT / pc.questions_file), pc.n_train, pc.n_heldout, seed=run.seed)
             personas = personas_of(run.cfg)
@@ -257,10 +256,9 @@ def evaluate(run: SeedRun, model, tok, dw: WeightDelta) -> pd.DataFrame:
 
 def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame) -> pd.DataFrame:
     """Persona log-prob gap on all held-out questions and the first `indist_train_questions` training ones."""
-    train_q = completions.loc[completions.split == "train", "qid"].drop_duplicates()
-    keep = set(train_q.head(run.cfg.eval.indist_train_questions)) | set(completions.loc[completions.split == "heldout", "qid"])
+    rows = indist_completions(completions, run.cfg.eval.indist_train_questions)
     return _steered_table(run, "indist", "persona_gap.csv", model, dw, run.cfg.eval.indist_alphas,
-                          lambda v: persona_gap(model, tok, completions[completions.qid.isin(keep)], v))
+                          lambda v: persona_gap(model, tok, rows, v))
 
 
 STAGE_SETS = {"all": ("generate", "dw", "evaluate", "indist"), "screen": ("generate", "dw", "indist")}

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from .io import read_table
 from .paths import results_dir
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,17 @@ class RunSummary:
     @property
     def n_dilemmas(self) -> int:
         return int(self.measure("dW", self.shifts.alpha.max()).n_dilemmas)
+
+
+def available(load: Callable[[str], T], models: dict[str, str]) -> dict[str, T]:
+    """{label: load(key)} for the models (key -> label) whose tables exist; the others are skipped."""
+    out = {}
+    for key, label in models.items():
+        try:
+            out[label] = load(key)
+        except FileNotFoundError:
+            pass
+    return out
 
 
 def fmt_ci(row: pd.Series, digits: int = 3) -> str:

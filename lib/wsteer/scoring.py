@@ -23,7 +23,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .kv_prefix import cache_tensors, common_prefix_len, extend, left_pad, select_rows, smallest_sliding_window
+from .kv_prefix import (batch_groups, broadcast, common_prefix_len, extend, left_pad, prefix_cache, select_rows,
+                        smallest_sliding_window)
 
 SCORE_COLUMNS = ["score", "pmass", "logp_yes", "logp_no"]
 
@@ -113,9 +114,7 @@ def score_prompts(
     p_len = min(common_prefix_len(prompts), min(len(p) for p in prompts) - 1)
     if p_len < 1:
         return score_prompts_naive(model, tok, prompts, batch_size=batch_size, progress=progress)
-    prefix_ids = torch.tensor([list(prompts[0][:p_len])], device=model.device)
-    prefix_out = model(input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
-    prefix_cache = cache_tensors(prefix_out.past_key_values)
+    prefix = prefix_cache(model, prompts[0][:p_len])
 
     # Level 2: per group, the segment shared by its rows after P (each row keeps >= 1 token).
     members: dict[object, list[int]] = {}
@@ -132,16 +131,10 @@ def score_prompts(
         # pads between segments would count against a sliding window in cache slots: use the plain scorer
         return score_prompts_naive(model, tok, prompts, batch_size=batch_size, progress=progress)
 
-    batches: list[list[object]] = [[]]
-    for g in order:
-        if batches[-1] and sum(len(members[h]) for h in batches[-1]) + len(members[g]) > batch_size:
-            batches.append([])
-        batches[-1].append(g)
-
     results: dict[int, pd.DataFrame] = {}
-    for batch in tqdm(batches, desc="score", disable=not progress):
+    for batch in tqdm(batch_groups(members, order, batch_size), desc="score", disable=not progress):
         n_g = len(batch)
-        past = [(k.expand(n_g, -1, -1, -1), v.expand(n_g, -1, -1, -1)) for k, v in prefix_cache]
+        past = broadcast(prefix, n_g)
         past_mask = torch.ones((n_g, p_len), dtype=torch.long)
         past_len = torch.full((n_g,), p_len, dtype=torch.long)
         segments = [prompts[members[g][0]][p_len:p_len + seg_len[g]] for g in batch]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .config import ExperimentConfig
+from .io import read_table
+from .paths import results_dir
 from .diff import cosine_table, split_average_cosines
 from .summary import indist_summary, seed_deltas, seed_tables, with_control
 
@@ -35,15 +37,8 @@ SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-ep4", "sign
 
 def load_screen(model: str, root=None) -> dict[str, pd.DataFrame]:
     """The committed screen tables of one model (results/signal/<model>/*.csv)."""
-    from .io import read_table
-    from .paths import results_dir
-
     d = (root or results_dir()) / "signal" / model
-    out = {k: read_table(d / f"{k}.csv") for k in ("cosines", "split_average", "persona_gap", "timings")}
-    for df in out.values():
-        if "placebo" not in df:  # screens written before the placebo control existed
-            df["placebo"] = False
-    return out
+    return {k: read_table(d / f"{k}.csv") for k in ("cosines", "split_average", "persona_gap", "timings")}
 
 
 def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -56,7 +51,7 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         index="config", columns="split", values="gap_shift", aggfunc="mean")
     gap.columns = [f"gap_shift_{c}" for c in gap.columns]
     t = tables["timings"]
-    t = t[~t.cached.astype(bool)] if "cached" in t else t
+    t = t[~t.cached.astype(bool)]
     minutes = (t.groupby(["config", "seed"]).seconds.sum().groupby("config").median() / 60).rename("computed_minutes_per_seed")
     out = flat.reset_index().merge(gap.reset_index(), on="config", how="left").merge(minutes.reset_index(), on="config", how="left")
     return out
