@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from wsteer.paths import REPO_ROOT
@@ -82,6 +83,15 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_run, tiny_model_dir
     assert set(tables["cosines"].kind) == {"dW", "random"} and set(tables["cosines"].level) >= {"flat", "family", "band"}
     assert list(tables["split_average"].k.unique()) == [1]
     assert set(tables["persona_gap"].split) == {"train", "heldout"}
+    # Δ+ from the cached adapter merged onto θ0: its dW-combination reproduces the cached dW's seed cosines
+    from wsteer.signal import side_tables
+
+    sides = side_tables(load_config(cfg_path), str(tiny_model_dir), "lora")
+    flat_cos = tables["cosines"].query("level == 'flat' and kind == 'dW'").set_index(["a", "b"]).cosine
+    dw_across = sides.query("level == 'flat' and measure == 'dw_across'").set_index(["a", "b"]).value
+    assert np.allclose(dw_across.sort_index(), flat_cos.sort_index(), atol=1e-6)
+    share = sides.query("level == 'flat' and measure == 'persona_share'").value
+    assert (share > 0).all() and np.isfinite(share).all()
 
 
 def test_paper_renders_offline_with_figure_and_claim_from_the_tables(tiny_run, tmp_path, monkeypatch):
@@ -209,15 +219,84 @@ def _screen(config: str, placebo: bool, cos_dw: list[float]) -> dict[str, pd.Dat
     return {"cosines": cos, "persona_gap": gap, "timings": tim, "split_average": pd.DataFrame()}
 
 
-@pytest.mark.parametrize("placebo_cos,verdict", [([0.0001, 0.0003, 0.0002], "above every placebo"),
-                                                 ([0.001, 0.0003, 0.0002], "overlap the placebo")])
-def test_signal_verdict_compares_every_real_pair_with_the_placebo(placebo_cos, verdict):
+def _null_pairs(config: str, placebo_config: str, values: list[float]) -> pd.DataFrame:
+    pairs = [(f"seed{a}", f"seed{b}") for a in range(3) for b in range(3) if a != b]
+    return pd.DataFrame([{"a": a, "b": b, "cosine": v, "config": config, "placebo_config": placebo_config}
+                         for (a, b), v in zip(pairs, values)])
+
+
+@pytest.mark.parametrize("placebo_cos,cross,verdict", [
+    ([0.0001, 0.0003, 0.0002], [0.0001] * 6, "lies above the 9 null pairs of its placebo twin"),
+    ([0.001, 0.0003, 0.0002], [0.0001] * 6, "overlap the 9 null pairs"),
+    # the placebo's own pairs are low, but a real × placebo pair reaches the real range: still no claim
+    ([0.0001, 0.0003, 0.0002], [0.0001] * 5 + [0.0009], "overlap the 9 null pairs")])
+def test_signal_verdict_compares_every_real_pair_with_the_placebo(placebo_cos, cross, verdict):
     from wsteer.signal import screen_summary, signal_verdict
 
-    parts = [_screen("default", False, [0.0008, 0.0012, 0.0005]), _screen("signal-placebo", True, placebo_cos)]
+    parts = [_screen("default", False, [0.0008, 0.0012, 0.0005]), _screen("signal-placebo", True, placebo_cos),
+             _screen("signal-q80", False, [0.004, 0.005, 0.006])]
     tables = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in ("cosines", "persona_gap", "timings")}
+    tables["null_pairs"] = _null_pairs("default", "signal-placebo", cross)
     s = screen_summary(tables)
     row = s.set_index("config").loc["default"]
     assert row.cos_dW_min == pytest.approx(0.0005) and row.computed_minutes_per_seed == pytest.approx(2.0)
-    assert verdict in signal_verdict("M", s)
-    assert "no placebo screen yet" in signal_verdict("M", s[~s.placebo])
+    assert row.n_null == 9 and row.null_is_twin
+    text = signal_verdict("M", s)
+    assert verdict in text
+    # a recipe without a screened twin is judged against another recipe's placebo, and says so
+    assert "signal-q80: every seed pair (0.0040 to 0.0060) lies above the placebo of another recipe (signal-placebo, 3 pairs" in text
+    assert "no placebo screen yet" in signal_verdict("M", s[~s.placebo].assign(null_config=None))
+
+
+def _delta(gen: torch.Generator, scale: float = 1.0, base: "WeightDelta | None" = None):
+    from wsteer.diff import WeightDelta
+
+    shapes = {"model.layers.0.mlp.up_proj.weight": (6, 4), "model.layers.0.self_attn.v_proj.weight": (4, 4),
+              "model.layers.1.mlp.up_proj.weight": (6, 4)}
+    t = {n: scale * torch.randn(sh, generator=gen, dtype=torch.float64) for n, sh in shapes.items()}
+    if base is not None:
+        t = {n: t[n] + base.tensors[n] for n in t}
+    return WeightDelta(t)
+
+
+def test_side_decomposition_matches_the_updates_it_never_builds():
+    from wsteer.diff import WeightDelta, cosine
+    from wsteer.signal import side_decomposition
+
+    gen = torch.Generator().manual_seed(0)
+    common = _delta(gen, 3.0)  # shared fine-tuning direction of both sides and seeds
+    pos = {f"seed{s}": _delta(gen, 1.0, common) for s in range(3)}
+    neg = {f"seed{s}": _delta(gen, 1.0, common) for s in range(3)}
+    dws = {s: WeightDelta({n: pos[s].tensors[n] - neg[s].tensors[n] for n in pos[s].tensors}) for s in pos}
+    t = side_decomposition(pos, dws)
+    flat = t[t.level == "flat"].set_index(["measure", "a", "b"]).value
+    assert flat["neg_across", "seed0", "seed2"] == pytest.approx(cosine(neg["seed0"].flat(), neg["seed2"].flat()))
+    assert flat["dw_across", "seed1", "seed2"] == pytest.approx(cosine(dws["seed1"].flat(), dws["seed2"].flat()))
+    assert flat["pos_vs_neg", "seed1", "seed1"] == pytest.approx(cosine(pos["seed1"].flat(), neg["seed1"].flat()))
+    mean0 = (pos["seed0"].flat() + neg["seed0"].flat()) / 2
+    assert flat["persona_share", "seed0", "seed0"] == pytest.approx(float(dws["seed0"].flat().norm() / mean0.norm()))
+    # the shared direction shows in the sides and their mean, not in dW
+    assert flat["mean_across"].min() > 0.8 and abs(flat["dw_across"]).max() < 0.5
+    fam = t[(t.level == "family") & (t.key == "v_proj") & (t.measure == "pos_across")].set_index(["a", "b"]).value
+    v = "model.layers.0.self_attn.v_proj.weight"
+    assert fam["seed0", "seed1"] == pytest.approx(cosine(pos["seed0"].tensors[v], pos["seed1"].tensors[v]))
+
+
+def test_placebo_twins_differ_only_in_the_placebo_switch():
+    from wsteer.config import load_config
+    from wsteer.signal import placebo_twins
+
+    cfgs = [load_config(n) for n in ("default", "signal-placebo", "signal-q80", "signal-ep4")]
+    assert [(r.name, p.name) for r, p in placebo_twins(cfgs)] == [("default", "signal-placebo")]
+
+
+def test_null_pairs_are_the_cross_cosines_of_different_seeds():
+    from wsteer.diff import cosine
+    from wsteer.signal import null_pairs
+
+    gen = torch.Generator().manual_seed(1)
+    real = {f"seed{s}": _delta(gen) for s in range(3)}
+    placebo = {f"seed{s}": _delta(gen) for s in range(3)}
+    t = null_pairs(real, placebo).set_index(["a", "b"]).cosine
+    assert len(t) == 6 and ("seed1", "seed1") not in t.index
+    assert t["seed2", "seed0"] == pytest.approx(cosine(real["seed2"].flat(), placebo["seed0"].flat()))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -210,3 +212,34 @@ def test_completions_cut_by_the_token_limit_can_train_without_an_end_of_turn(tin
     assert tok.decode(answer(cut[0])).strip() == "It is, and the reason is"
     assert len(answer(kept[0])) > len(answer(cut[0])) and answer(kept[0])[:len(answer(cut[0]))] == answer(cut[0])
     assert answer(cut[1]) == answer(kept[1])  # a completion that ended by itself keeps its end of turn
+
+
+def test_cosine_table_equals_the_cosines_of_the_concatenated_groups():
+    from wsteer.diff import cosine, layer_band, module_family, split_average_cosines
+
+    gen = torch.Generator().manual_seed(3)
+    names = [f"model.layers.{i}.{m}.weight" for i in range(6) for m in ("self_attn.q_proj", "mlp.up_proj")]
+    deltas = {f"seed{k}": WeightDelta({n: torch.randn(5, 3 + i % 2, generator=gen) for i, n in enumerate(names)})
+              for k in range(4)}
+    t = cosine_table(deltas).set_index(["a", "b", "level", "key"]).cosine
+    a, b = deltas["seed1"], deltas["seed3"]
+
+    def cat(d, keep):
+        return torch.cat([d.tensors[n].reshape(-1) for n in sorted(names) if keep(n)])
+
+    assert t["seed1", "seed3", "flat", "all"] == pytest.approx(cosine(a.flat(), b.flat()))
+    assert t["seed1", "seed3", "family", "up_proj"] == pytest.approx(
+        cosine(cat(a, lambda n: module_family(n) == "up_proj"), cat(b, lambda n: module_family(n) == "up_proj")))
+    assert t["seed1", "seed3", "band", "late"] == pytest.approx(
+        cosine(cat(a, lambda n: layer_band(n, 6) == "late"), cat(b, lambda n: layer_band(n, 6) == "late")))
+    assert t["seed1", "seed3", "tensor_mean", "all"] == pytest.approx(
+        np.mean([cosine(a.tensors[n], b.tensors[n]) for n in names]))
+    assert len(t) == 6 * (1 + 2 + 3 + 1)  # pairs × (flat, families, bands, tensor_mean)
+    sa = split_average_cosines(deltas, max_splits=50)
+    k2 = sa[sa.k == 2]
+    assert len(k2) == 3  # {01|23}, {02|13}, {03|12} up to order: each split once
+    mean = lambda ks: (deltas[ks[0]].flat() + deltas[ks[1]].flat()) / 2  # noqa: E731
+    expected = sorted(cosine(mean(p), mean(q)) for p, q in ((("seed0", "seed1"), ("seed2", "seed3")),
+                                                         (("seed0", "seed2"), ("seed1", "seed3")),
+                                                         (("seed0", "seed3"), ("seed1", "seed2"))))
+    assert sorted(k2.cosine) == pytest.approx(expected, abs=1e-6)

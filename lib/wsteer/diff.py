@@ -131,12 +131,33 @@ def layer_band(name: str, n_layers: int, n_bands: int = 3) -> str:
     return names[min(n_bands - 1, i * n_bands // max(1, n_layers))]
 
 
-def _grouped_cosines(da: WeightDelta, db: WeightDelta, key: Callable[[str], str]) -> dict[str, float]:
-    groups: dict[str, list[str]] = {}
-    for n in sorted(set(da.tensors) & set(db.tensors)):
-        groups.setdefault(key(n), []).append(n)
-    return {g: cosine(torch.cat([da.tensors[n].reshape(-1) for n in ns]), torch.cat([db.tensors[n].reshape(-1) for n in ns]))
-            for g, ns in sorted(groups.items())}
+def gram_by_tensor(vectors: dict[str, WeightDelta]) -> dict[str, np.ndarray]:
+    """Per parameter n shared by all vectors: G_n[i, j] = ⟨v_i[n], v_j[n]⟩ (float64, k × k, in the order of `vectors`).
+
+    One pass over the tensors, each stacked once: the cosines of any grouping (and of averages of vectors) are
+    sums of these matrices, so nothing of size Σ numel is ever concatenated or converted to float64 at once."""
+    items = list(vectors.values())
+    names = sorted(set.intersection(*(set(v.tensors) for v in items))) if items else []
+    out = {}
+    for n in names:
+        m = torch.stack([v.tensors[n].reshape(-1) for v in items]).double()
+        out[n] = (m @ m.T).numpy()
+    return out
+
+
+def gram_by_group(vectors: dict[str, WeightDelta], key: Callable[[str], str] = lambda n: "all",
+                  per_tensor: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per group g (parameters grouped by `key`): G_g = Σ_{n ∈ g} G_n. Any linear combination's norms and cosines
+    follow from it: ⟨Σ a_i v_i, Σ b_j v_j⟩ = aᵀ G b, so no combination is ever materialised."""
+    out: dict[str, np.ndarray] = {}
+    for n, g in (per_tensor if per_tensor is not None else gram_by_tensor(vectors)).items():
+        out[key(n)] = out.get(key(n), 0) + g
+    return dict(sorted(out.items()))
+
+
+def gram_cosine(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """cos(Σ a_i v_i, Σ b_j v_j) from the Gram matrix g of the v_i."""
+    return float(a @ g @ b / np.sqrt((a @ g @ a) * (b @ g @ b)))
 
 
 def cosine_table(deltas: dict[str, WeightDelta], levels: Iterable[str] = ("flat", "family", "band", "tensor_mean")) -> pd.DataFrame:
@@ -149,36 +170,33 @@ def cosine_table(deltas: dict[str, WeightDelta], levels: Iterable[str] = ("flat"
     if not keys:
         return pd.DataFrame(columns=["a", "b", "level", "key", "cosine"])
     n_layers = 1 + max((layer_index(n) for d in deltas.values() for n in d.tensors), default=0)
+    per_tensor = gram_by_tensor({k: deltas[k] for k in keys})
     groupings: dict[str, Callable[[str], str]] = {
         "flat": lambda n: "all", "family": module_family, "band": lambda n: layer_band(n, n_layers)}
+    grams = {lv: gram_by_group({}, groupings[lv], per_tensor) for lv in levels if lv != "tensor_mean"}
+    unit = np.eye(len(keys))
     rows = []
     for i, ka in enumerate(keys):
-        for kb in keys[i + 1:]:
-            da, db = deltas[ka], deltas[kb]
+        for j in range(i + 1, len(keys)):
             for level in levels:
                 if level == "tensor_mean":
-                    names = sorted(set(da.tensors) & set(db.tensors))
-                    cs = [cosine(da.tensors[n], db.tensors[n]) for n in names]
-                    rows.append({"a": ka, "b": kb, "level": level, "key": "all", "cosine": float(np.mean(cs))})
+                    cs = [gram_cosine(g, unit[i], unit[j]) for g in per_tensor.values()]
+                    rows.append({"a": ka, "b": keys[j], "level": level, "key": "all", "cosine": float(np.mean(cs))})
                     continue
-                for g, c in _grouped_cosines(da, db, groupings[level]).items():
-                    rows.append({"a": ka, "b": kb, "level": level, "key": g, "cosine": c})
+                for g, gram in grams[level].items():
+                    rows.append({"a": ka, "b": keys[j], "level": level, "key": g,
+                                 "cosine": gram_cosine(gram, unit[i], unit[j])})
     return pd.DataFrame(rows)
-
-
-def mean_delta(deltas: list[WeightDelta]) -> WeightDelta:
-    """Element-wise average (1/k) Σ dW_i over the given deltas (same names and shapes)."""
-    names = deltas[0].names
-    return WeightDelta({n: sum(d.tensors[n] for d in deltas) / len(deltas) for n in names}, {"averaged": str(len(deltas))})
 
 
 def split_average_cosines(deltas: dict[str, WeightDelta], max_splits: int = 10, seed: int = 0) -> pd.DataFrame:
     """cos(mean of k deltas, mean of k other deltas) for k = 1 .. n//2 over random disjoint splits.
 
     A direction shared across seeds makes this grow with k (the noise averages out); pure noise keeps it ≈ 0.
-    Rows: k, split, cosine.
+    Computed from the flat Gram matrix (`gram_by_group`). Rows: k, split, cosine.
     """
     keys = sorted(deltas)
+    gram = gram_by_group({k: deltas[k] for k in keys}).get("all") if keys else None
     rng = np.random.default_rng(seed)
     rows = []
     for k in range(1, len(keys) // 2 + 1):
@@ -189,7 +207,7 @@ def split_average_cosines(deltas: dict[str, WeightDelta], max_splits: int = 10, 
             if (a, b) in seen or (b, a) in seen:
                 continue
             seen.add((a, b))
-            va = mean_delta([deltas[keys[i]] for i in a]).flat()
-            vb = mean_delta([deltas[keys[i]] for i in b]).flat()
-            rows.append({"k": k, "split": split, "cosine": cosine(va, vb)})
+            wa, wb = np.zeros(len(keys)), np.zeros(len(keys))
+            wa[list(a)], wb[list(b)] = 1 / k, 1 / k
+            rows.append({"k": k, "split": split, "cosine": gram_cosine(gram, wa, wb)})
     return pd.DataFrame(rows)

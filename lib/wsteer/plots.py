@@ -55,35 +55,105 @@ def steering_figure(summaries: dict[str, tuple[pd.DataFrame, pd.DataFrame]]):
     return fig
 
 
-def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], order: list[str] | None = None):
-    """Per model (rows): (a) flat seed-to-seed cosine of dW per configuration, one dot per seed pair, against
-    the norm-matched random controls (grey) — placebo configurations (sides swapped) in red; (b) held-out and
-    training persona-gap shift at α = +1, one dot per seed (trained dW) and the random control."""
-    fig, axes = plt.subplots(len(screens), 2, figsize=(9, 3.2 * len(screens)), squeeze=False)
-    for (model, t), (ax_c, ax_g) in zip(screens.items(), axes):
+KNOB_MARKERS = ["s", "^", "D", "v", "P", "X", "<", ">"]
+
+
+def _scale_positions(summary: pd.DataFrame, order: list[str]) -> dict[str, float]:
+    """x per config: its training examples per side, spread ×1.08 apart among configs of the same scale."""
+    pos, seen = {}, {}
+    for c in sorted(summary.config, key=lambda c: order.index(c) if c in order else len(order)):
+        x = float(summary.set_index("config").examples_per_side[c])
+        pos[c] = x * 1.08 ** seen.get(x, 0)
+        seen[x] = seen.get(x, 0) + 1
+    return pos
+
+
+def _scale_axis(ax, scales: list[float]) -> None:
+    """Log x over the data scales, ticks at the scales themselves (examples per side)."""
+    ax.set_xscale("log")
+    ax.set_xlim(min(scales) / 1.5, max(scales) * 1.6)
+    ax.set_xticks(sorted(set(scales)), [f"{s:.0f}" for s in sorted(set(scales))])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.set_xlabel("training examples per side")
+
+
+def _config_style(summary: pd.DataFrame, is_data_knob) -> dict[str, dict]:
+    styles, k = {}, 0
+    for r in summary.itertuples():
+        if r.placebo:
+            styles[r.config] = {"color": "C3", "marker": "o", "label": f"{r.config} (placebo)"}
+        elif is_data_knob(r.knob):
+            styles[r.config] = {"color": "C0", "marker": "o", "label": "data size (default, questions, samples)"}
+        else:
+            styles[r.config] = {"color": f"C{[2, 4, 5, 6, 8, 9][k % 6]}", "marker": KNOB_MARKERS[k % len(KNOB_MARKERS)],
+                                "label": f"{r.config}: {r.knob}"}
+            k += 1
+    return styles
+
+
+def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[str, pd.DataFrame],
+                  dilemmas: dict[str, pd.DataFrame] | None = None, order: list[str] | None = None):
+    """Per model (rows), against training examples per side (log x; configs at one scale spread slightly):
+    (a) seed-to-seed cosine of the flattened dW, one dot per seed pair: configs that change only the data (blue,
+        means joined), other knobs (one marker each), the placebo (red); grey band: random pairs; red band: the
+        placebo null (its seed pairs and the real × placebo pairs);
+    (b) held-out persona-gap shift at α = +1, one dot per seed;
+    (c) balanced Daily Dilemmas Δ(+1) with its 95 % CI over seeds and dilemmas (configs with a full run), and the
+        norm-matched random control (grey)."""
+    from .signal import is_data_knob
+
+    order = order or []
+    fig, axes = plt.subplots(len(screens), 3, figsize=(12, 3.4 * len(screens)), squeeze=False)
+    for (model, t), (ax_c, ax_g, ax_d) in zip(screens.items(), axes):
+        summ = summaries[model]
+        x = _scale_positions(summ, order)
+        style = _config_style(summ, is_data_knob)
         cos = t["cosines"].query("level == 'flat'")
-        configs = [c for c in (order or []) if c in set(cos.config)] + sorted(set(cos.config) - set(order or []))
-        x = {c: i for i, c in enumerate(configs)}
-        placebo = cos.groupby("config").placebo.first().astype(bool)
-        for kind, dx in (("dW", -0.1), ("random", 0.1)):
-            d = cos[cos.kind == kind]
-            colors = ["0.5" if kind == "random" else ("C3" if placebo[c] else "C0") for c in d.config]
-            ax_c.scatter(d.config.map(x) + dx, d.cosine, c=colors, s=18, zorder=3)
+        rand = cos[cos.kind == "random"].cosine
+        xs = sorted(x.values())
+        ax_c.fill_between([xs[0] / 1.5, xs[-1] * 1.6], rand.min(), rand.max(), color="0.5", alpha=0.3, lw=0)
+        nulls = summ[summ.placebo.astype(bool)]
+        null_pairs = t.get("null_pairs", pd.DataFrame())
+        for r in nulls.itertuples():
+            v = cos[(cos.config == r.config) & (cos.kind == "dW")].cosine
+            if not null_pairs.empty:
+                v = pd.concat([v, null_pairs[null_pairs.placebo_config == r.config].cosine])
+            ax_c.fill_between([x[r.config] / 1.15, x[r.config] * 1.15], v.min(), v.max(), color="C3", alpha=0.12, lw=0)
+        seen_labels = set()
+        for c, st in style.items():
+            d = cos[(cos.config == c) & (cos.kind == "dW")]
+            label = None if st["label"] in seen_labels else st["label"]
+            seen_labels.add(st["label"])
+            ax_c.scatter([x[c]] * len(d), d.cosine, color=st["color"], marker=st["marker"], s=20, zorder=3, label=label)
+        data = summ[~summ.placebo.astype(bool) & summ.knob.map(is_data_knob)].sort_values("examples_per_side")
+        ax_c.plot([x[c] for c in data.config], data.cos_dW_mean, "-", color="C0", lw=1)
         ax_c.axhline(0, color="k", lw=0.6)
-        ax_c.set_xticks(range(len(configs)), configs, rotation=20, fontsize=8)
-        ax_c.set_xlim(-0.6, len(configs) - 0.4)
         ax_c.set_ylabel("cos(dW_s, dW_t), flattened")
-        ax_c.set_title(f"{model}: seed-to-seed cosine (grey: random; red: placebo)", fontsize=9)
-        gap = t["persona_gap"].query("alpha == 1")
-        for (method, split), dx, color in ((("dW", "heldout"), -0.15, "C0"), (("dW", "train"), 0.0, "C1"),
-                                           (("random", "heldout"), 0.15, "0.5")):
-            g = gap[(gap.method == method) & (gap.split == split)]
-            ax_g.scatter(g.config.map(x) + dx, g.gap_shift, color=color, s=18, label=f"{method}, {split}", zorder=3)
+        ax_c.set_title(f"{model}: seed-to-seed cosine", fontsize=9)
+        ax_c.legend(fontsize=6, frameon=False, loc="upper left")
+
+        gap = t["persona_gap"].query("alpha == 1 and split == 'heldout'")
+        for c, st in style.items():
+            g = gap[(gap.config == c) & (gap.method == "dW")]
+            ax_g.scatter([x[c]] * len(g), g.gap_shift, color=st["color"], marker=st["marker"], s=20, zorder=3)
+        g = gap[gap.method == "random"]
+        ax_g.scatter(g.config.map(x) * 1.03, g.gap_shift, color="0.5", s=10, zorder=2, label="random control")
         ax_g.axhline(0, color="k", lw=0.6)
-        ax_g.set_xticks(range(len(configs)), configs, rotation=20, fontsize=8)
-        ax_g.set_xlim(-0.6, len(configs) - 0.4)
-        ax_g.set_ylabel("persona-gap shift at α = +1")
-        ax_g.set_yscale("symlog", linthresh=0.05)
+        ax_g.set_ylabel("held-out persona-gap shift, α = +1")
         ax_g.legend(fontsize=7, frameon=False)
+
+        dd = (dilemmas or {}).get(model, pd.DataFrame())
+        for r in dd.itertuples():
+            st = style.get(r.config, {"color": "C0", "marker": "o"})
+            color = "0.5" if r.method == "random" else st["color"]
+            xr = x.get(r.config, r.examples_per_side) * (1.03 if r.method == "random" else 1.0)
+            ax_d.errorbar([xr], [r.estimate], yerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]], fmt=st["marker"],
+                          color=color, ms=5, capsize=2)
+        ax_d.axhline(0, color="k", lw=0.6)
+        for ax in (ax_c, ax_g, ax_d):
+            _scale_axis(ax, list(summ.examples_per_side.astype(float)))
+        ax_d.set_ylabel("balanced Daily Dilemmas Δ(+1)")
+        if dd.empty:
+            ax_d.text(0.5, 0.5, "no full run yet", transform=ax_d.transAxes, ha="center", fontsize=8)
     fig.tight_layout()
     return fig

@@ -8,26 +8,146 @@ For a configuration with seeds s = 1..n and their dW_s:
     averaging         cos(mean of k seeds, mean of k other seeds), k = 1 .. n//2 (grows iff a shared direction exists)
     generalisation    persona gap shift at α = ±1 on training vs held-out questions
     cost              wall seconds per stage per seed
+    sides             the two updates Δ±_s = W±_s − W0 (so dW_s = Δ+_s − Δ−_s) and their mean M_s = ½(Δ+_s + Δ−_s):
+                      cos(Δ+_s, Δ+_t), cos(Δ−_s, Δ−_t), cos(M_s, M_t) across seeds, cos(Δ+_s, Δ−_s) within a seed,
+                      and the persona share ‖dW_s‖ / ‖M_s‖ (how much of the fine-tuning differs between the personas)
+    null pairs        cos(dW_s, P_t), s ≠ t, P the placebo dW of the same recipe: by the sign symmetry of the placebo
+                      E = 0, so these pairs widen the placebo null (3 pairs) with 6 more of the same structure
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
+import numpy as np
 import pandas as pd
 
-from .config import ExperimentConfig
+from .config import ExperimentConfig, load_config
+from .diff import (WeightDelta, cosine_table, gram_by_group, gram_by_tensor, gram_cosine, module_family,
+                   split_average_cosines)
 from .io import read_table
+from .models import load_model
 from .paths import results_dir
-from .diff import cosine_table, split_average_cosines
-from .summary import indist_summary, seed_deltas, seed_tables, with_control
+from .pipeline import SeedRun
+from .summary import indist_summary, load_seed_dw, seed_deltas, seed_tables, with_control
+from .train import merged_weights
+
+
+def data_scale(cfg: ExperimentConfig) -> dict[str, int | str]:
+    """Training data of one side (questions; examples = questions × personas × samples per question) and
+    `knob`: what the recipe changes from the default, e.g. 'personas.n_train=80' ('' for the default itself)."""
+    p = cfg.personas
+    return {"n_questions": p.n_train, "examples_per_side": p.n_train * p.n_personas * p.n_samples,
+            "knob": knob(cfg)}
+
+
+def knob(cfg: ExperimentConfig, base: str = "default") -> str:
+    """Recipe fields (`recipe`) that differ from config `base`, as 'section.field=value' joined by ', '."""
+    a, b = recipe(cfg), recipe(load_config(base))
+    return ", ".join(f"{sec}.{k}={v}" for sec in a for k, v in a[sec].items() if b[sec].get(k) != v)
+
+
+def is_data_knob(knob_text: str) -> bool:
+    """True for the default and configs that change only how much persona data is trained on."""
+    keys = {part.split("=")[0] for part in knob_text.split(", ") if part}
+    return keys <= {"personas.n_train", "personas.n_samples", "personas.n_personas"}
 
 
 def screen_tables(cfg: ExperimentConfig, model: str, adapter: str) -> dict[str, pd.DataFrame]:
     """Tidy tables for one (config, model, adapter): cosines, split averages, persona gap shifts, timings."""
     deltas, rands = seed_deltas(cfg, model, adapter)
-    tag = {"config": cfg.name, "model": model, "adapter": adapter, "placebo": cfg.train.placebo}
+    tag = {"config": cfg.name, "model": model, "adapter": adapter, "placebo": cfg.train.placebo, **data_scale(cfg)}
     return {"cosines": with_control(cosine_table, deltas, rands).assign(**tag),
             "split_average": with_control(split_average_cosines, deltas, rands).assign(**tag),
             "persona_gap": indist_summary(cfg, model, adapter).assign(**tag),
             "timings": seed_tables(cfg, model, adapter, "timings.csv").assign(**tag)}
+
+
+def side_update(run: SeedRun, side: str) -> WeightDelta:
+    """Δ_side = W_side − W0 for every adapted parameter, from the cached adapter merged onto a fresh θ0."""
+    from peft import PeftModel
+
+    adir = run.cache / f"adapter_{side}"
+    if not (adir / "adapter_config.json").exists():
+        raise FileNotFoundError(f"{adir} missing: run seed {run.seed} of config {run.cfg.name} first")
+    base, _ = load_model(run.model_name)
+    w0 = {n: p.detach().clone() for n, p in base.named_parameters()}
+    _, merged = merged_weights(PeftModel.from_pretrained(base, adir))
+    return WeightDelta({n: w - w0[n] for n, w in merged.items() if n in w0}, {"side": side, "seed": str(run.seed)})
+
+
+def side_decomposition(pos: dict[str, WeightDelta], dws: dict[str, WeightDelta]) -> pd.DataFrame:
+    """Where dW sits inside the two updates, from Δ+_s and dW_s per seed s (Δ−_s = Δ+_s − dW_s, M_s = Δ+_s − ½dW_s).
+
+    Rows (level ∈ {flat, family}, key, measure, a, b, value):
+      pos_across / neg_across / mean_across / dw_across   cos(X_s, X_t), s < t, X ∈ {Δ+, Δ−, M, dW}
+      pos_vs_neg                                         cos(Δ+_s, Δ−_s)  (a = b = s)
+      persona_share                                      ‖dW_s‖ / ‖M_s‖   (a = b = s)
+    All from one Gram matrix of {Δ+_s, dW_s} per group (`diff.gram_by_group`)."""
+    seeds = sorted(pos)
+    if sorted(dws) != seeds:
+        raise ValueError(f"seeds of Δ+ {seeds} and of dW {sorted(dws)} differ")
+    vectors = {**{f"P{s}": pos[s] for s in seeds}, **{f"D{s}": dws[s] for s in seeds}}
+    k = len(seeds)
+
+    def coef(kind: str, i: int) -> np.ndarray:  # X_s as a combination of (Δ+_1..k, dW_1..k)
+        c = np.zeros(2 * k)
+        c[i], c[k + i] = {"pos": (1, 0), "neg": (1, -1), "mean": (1, -0.5), "dw": (0, 1)}[kind]
+        return c
+
+    per_tensor = gram_by_tensor(vectors)
+    rows = []
+    for level, key in (("flat", lambda n: "all"), ("family", module_family)):
+        for g, G in gram_by_group({}, key, per_tensor).items():
+            tag = {"level": level, "key": g}
+            for i, s in enumerate(seeds):
+                dw, mean = coef("dw", i), coef("mean", i)
+                rows.append({**tag, "measure": "pos_vs_neg", "a": s, "b": s,
+                             "value": gram_cosine(G, coef("pos", i), coef("neg", i))})
+                rows.append({**tag, "measure": "persona_share", "a": s, "b": s,
+                             "value": float(np.sqrt((dw @ G @ dw) / (mean @ G @ mean)))})
+                for j in range(i + 1, k):
+                    for kind in ("pos", "neg", "mean", "dw"):
+                        rows.append({**tag, "measure": f"{kind}_across", "a": s, "b": seeds[j],
+                                     "value": gram_cosine(G, coef(kind, i), coef(kind, j))})
+    return pd.DataFrame(rows)
+
+
+def side_tables(cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
+    """`side_decomposition` of one (config, model, adapter) from its cached adapters (θ+) and dW."""
+    pos, dws = {}, {}
+    for s in cfg.seeds:
+        run = SeedRun(cfg, model, adapter, s)
+        pos[f"seed{s}"], dws[f"seed{s}"] = side_update(run, "pos"), load_seed_dw(run)
+    return side_decomposition(pos, dws).assign(config=cfg.name, model=model, adapter=adapter, placebo=cfg.train.placebo)
+
+
+def recipe(cfg: ExperimentConfig, with_placebo: bool = False) -> dict:
+    """What determines dW apart from seeds and evaluation (and the placebo switch unless `with_placebo`):
+    equal recipes are placebo twins."""
+    train = {k: v for k, v in asdict(cfg.train).items() if with_placebo or k != "placebo"}
+    return {"personas": asdict(cfg.personas), "adapter": asdict(cfg.adapter), "train": train}
+
+
+def placebo_twins(cfgs: list[ExperimentConfig]) -> list[tuple[ExperimentConfig, ExperimentConfig]]:
+    """(real, placebo) pairs among `cfgs` with the same recipe."""
+    return [(r, p) for r in cfgs if not r.train.placebo for p in cfgs if p.train.placebo and recipe(p) == recipe(r)]
+
+
+def null_pairs(real: dict[str, WeightDelta], placebo: dict[str, WeightDelta]) -> pd.DataFrame:
+    """cos(dW_s, P_t) for s ≠ t (different questions and draws): null cosines with the structure of a real dW."""
+    items = {**{("real", k): v for k, v in real.items()}, **{("placebo", k): v for k, v in placebo.items()}}
+    keys = list(items)
+    gram = gram_by_group(dict(zip(map(str, keys), items.values())))["all"]
+    unit = np.eye(len(keys))
+    return pd.DataFrame([{"a": a, "b": b, "cosine": gram_cosine(gram, unit[keys.index(("real", a))],
+                                                                unit[keys.index(("placebo", b))])}
+                         for a in sorted(real) for b in sorted(placebo) if a != b])
+
+
+def null_tables(real_cfg: ExperimentConfig, placebo_cfg: ExperimentConfig, model: str, adapter: str) -> pd.DataFrame:
+    load = lambda c: {f"seed{s}": load_seed_dw(SeedRun(c, model, adapter, s)) for s in c.seeds}  # noqa: E731
+    return null_pairs(load(real_cfg), load(placebo_cfg)).assign(config=real_cfg.name, placebo_config=placebo_cfg.name,
+                                                               model=model, adapter=adapter)
 
 
 # Display order of screened configurations: the default, its placebo, then one knob at a time.
@@ -35,15 +155,45 @@ SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-ep4", "sign
                 "signal-p8", "signal-s4", "signal-q80", "signal-q160"]
 
 
+OPTIONAL_TABLES = ("sides", "null_pairs")  # added after the first screens; absent from their committed tables
+
+
 def load_screen(model: str, root=None) -> dict[str, pd.DataFrame]:
-    """The committed screen tables of one model (results/signal/<model>/*.csv)."""
+    """The committed screen tables of one model (results/signal/<model>/*.csv); optional ones empty if absent."""
     d = (root or results_dir()) / "signal" / model
-    return {k: read_table(d / f"{k}.csv") for k in ("cosines", "split_average", "persona_gap", "timings")}
+    out = {k: read_table(d / f"{k}.csv") for k in ("cosines", "split_average", "persona_gap", "timings")}
+    out.update({k: read_table(d / f"{k}.csv") if (d / f"{k}.csv").exists() else pd.DataFrame() for k in OPTIONAL_TABLES})
+    for k in ("cosines", "persona_gap", "timings"):
+        if "examples_per_side" not in out[k]:  # written before the scale columns existed
+            scale = pd.DataFrame([{"config": c, **data_scale(load_config(c))} for c in out[k].config.unique()])
+            out[k] = out[k].merge(scale, on="config", how="left")
+    return out
+
+
+def null_cosines(tables: dict[str, pd.DataFrame], config: str) -> tuple[str | None, bool, np.ndarray]:
+    """(placebo config, is it the twin of `config`, its null cosines): the placebo's own seed pairs plus the
+    real × placebo pairs of `null_pairs`. Without a twin, the first placebo screened stands in (flagged False)."""
+    cos = tables["cosines"].query("level == 'flat' and kind == 'dW'")
+    placebos = list(dict.fromkeys(cos[cos.placebo.astype(bool)].config))
+    nulls = tables.get("null_pairs", pd.DataFrame())
+    twin = nulls[nulls.config == config].placebo_config.unique().tolist() if not nulls.empty else []
+    if not twin and "knob" in cos:  # same changes from the default = same recipe
+        knobs = cos.drop_duplicates("config").set_index("config").knob.fillna("")
+        twin = [p for p in placebos if knobs[p] == knobs[config]]
+    name = twin[0] if twin else (placebos[0] if placebos else None)
+    if name is None:
+        return None, False, np.array([])
+    values = cos[cos.config == name].cosine.to_numpy()
+    if twin and not nulls.empty:
+        values = np.concatenate([values, nulls[(nulls.config == config) & (nulls.placebo_config == name)].cosine.to_numpy()])
+    return name, bool(twin), values
 
 
 def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per configuration: flat seed-to-seed cosine of dW (mean, min, max over pairs), of its random
-    controls, the held-out and training persona-gap shift at α = +1 (mean over seeds), and the median minutes per seed of the stages this config computed (reused completions cost 0 here)."""
+    controls, the held-out and training persona-gap shift at α = +1 (mean over seeds), the median minutes per
+    seed of the stages this config computed (reused completions cost 0 here), its data scale and knob, the null
+    it is judged against (`null_cosines`), and the flat side measures (`side_decomposition`) if screened."""
     cos = tables["cosines"].query("level == 'flat'")
     flat = cos.pivot_table(index=["config", "placebo"], columns="kind", values="cosine", aggfunc=["mean", "min", "max"])
     flat.columns = [f"cos_{k}_{stat}" for stat, k in flat.columns]
@@ -54,23 +204,58 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     t = t[~t.cached.astype(bool)]
     minutes = (t.groupby(["config", "seed"]).seconds.sum().groupby("config").median() / 60).rename("computed_minutes_per_seed")
     out = flat.reset_index().merge(gap.reset_index(), on="config", how="left").merge(minutes.reset_index(), on="config", how="left")
+    scale_cols = [c for c in ("n_questions", "examples_per_side", "knob") if c in cos]
+    if scale_cols:
+        meta = cos.drop_duplicates("config")[["config", *scale_cols]]
+        out = out.merge(meta.assign(**({"knob": meta.knob.fillna("")} if "knob" in meta else {})), on="config", how="left")
+    null = []
+    for c in out.config:
+        name, twin, values = null_cosines(tables, c)
+        null.append({"config": c, "null_config": name, "null_is_twin": twin, "n_null": len(values),
+                     "cos_null_max": values.max() if len(values) else np.nan})
+    out = out.merge(pd.DataFrame(null), on="config")
+    sides = tables.get("sides", pd.DataFrame())
+    if not sides.empty:
+        flat_sides = sides.query("level == 'flat'").pivot_table(index="config", columns="measure", values="value", aggfunc="mean")
+        flat_sides = flat_sides.reindex(columns=["pos_across", "mean_across", "pos_vs_neg", "persona_share"])
+        out = out.merge(flat_sides.add_prefix("side_").reset_index(), on="config", how="left")
     return out
 
 
 def signal_verdict(model_label: str, summary: pd.DataFrame) -> str:
-    """One plain sentence per model: is the seed-to-seed cosine of each real configuration above every placebo
-    pair and every random pair? (Min over real pairs against max over control pairs; no claim without a placebo.)"""
-    real, placebo = summary[~summary.placebo.astype(bool)], summary[summary.placebo.astype(bool)]
+    """One plain sentence per model: is every seed-pair cosine of each real configuration above every null pair
+    (its placebo twin's seed pairs, the real × placebo pairs, and the random pairs)? No claim without a placebo."""
     parts = []
-    for r in real.itertuples():
-        floor = max([r.cos_random_max] + list(placebo.cos_dW_max))
-        if placebo.empty:
+    for r in summary[~summary.placebo.astype(bool)].itertuples():
+        if r.null_config is None or pd.isna(r.null_config):
             parts.append(f"{r.config}: cosine {r.cos_dW_mean:.4f} against {r.cos_random_mean:.5f} for random "
                          f"directions; no placebo screen yet, so the training-noise floor is unknown")
-        elif r.cos_dW_min > floor:
-            parts.append(f"{r.config}: every seed pair ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) lies above every "
-                         f"placebo and random pair (up to {floor:.4f})")
+            continue
+        floor = max(r.cos_random_max, r.cos_null_max)
+        against = (f"{r.n_null} null pairs of its placebo twin" if r.null_is_twin
+                   else f"placebo of another recipe ({r.null_config}, {r.n_null} pairs; no twin screened yet)")
+        if r.cos_dW_min > floor:
+            parts.append(f"{r.config}: every seed pair ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) lies above the "
+                         f"{against} and the random pairs (up to {floor:.4f})")
         else:
-            parts.append(f"{r.config}: seed pairs ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) overlap the placebo "
-                         f"range (up to {placebo.cos_dW_max.max():.4f}): no direction beyond training noise")
+            parts.append(f"{r.config}: seed pairs ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) overlap the {against} "
+                         f"(up to {r.cos_null_max:.4f}): no direction beyond training noise")
     return f"On {model_label}, " + "; ".join(parts) + "." if parts else ""
+
+
+def dilemma_points(model: str, summary: pd.DataFrame, alpha: float = 1.0, root=None) -> pd.DataFrame:
+    """Balanced Daily Dilemmas Δ(α) with its CI, dW and random control, for each screened config that also has
+    a full run (results/<config>/<model>/lora/summary/shifts.csv); others are left out."""
+    from .report import RunSummary
+
+    rows = []
+    for r in summary.itertuples():
+        try:
+            run = RunSummary.load(r.config, model, root=root)
+        except FileNotFoundError:
+            continue
+        for method in ("dW", "random"):
+            m = run.measure(method, alpha)
+            rows.append({"config": r.config, "placebo": r.placebo, "examples_per_side": r.examples_per_side,
+                         "method": method, "estimate": m.estimate, "ci_low": m.ci_low, "ci_high": m.ci_high})
+    return pd.DataFrame(rows)

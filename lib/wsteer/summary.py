@@ -49,15 +49,21 @@ def seed_deltas(cfg: ExperimentConfig, model: str, adapter: str) -> tuple[dict[s
     deltas, rands = {}, {}
     for s in cfg.seeds:
         run = SeedRun(cfg, model, adapter, s)
-        path = run.cache / "dw.safetensors"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} missing: run seed {s} of config {cfg.name} first")
-        dw = WeightDelta.load(path)
-        scores = run.cached_table(run.results / "dilemma_scores.csv", eval_key=run.eval_key)
-        if scores is not None and "dw_id" in scores and not scores.dw_id.astype(str).eq(dw.meta.get("dw_id", "")).all():
-            raise RuntimeError(f"seed {s}: dW was re-trained after its evaluation; re-run the seed")
+        dw = load_seed_dw(run)
         deltas[f"seed{s}"], rands[f"seed{s}"] = dw, run.random_control(dw)
     return deltas, rands
+
+
+def load_seed_dw(run: SeedRun) -> WeightDelta:
+    """The cached dW of a seed; an error if missing or re-trained after its Daily Dilemmas scores were written."""
+    path = run.cache / "dw.safetensors"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: run seed {run.seed} of config {run.cfg.name} first")
+    dw = WeightDelta.load(path)
+    scores = run.cached_table(run.results / "dilemma_scores.csv", eval_key=run.eval_key)
+    if scores is not None and "dw_id" in scores and not scores.dw_id.astype(str).eq(dw.meta.get("dw_id", "")).all():
+        raise RuntimeError(f"seed {run.seed}: dW was re-trained after its evaluation; re-run the seed")
+    return dw
 
 
 def with_control(table_fn, deltas: dict[str, WeightDelta], rands: dict[str, WeightDelta]) -> pd.DataFrame:
