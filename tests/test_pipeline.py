@@ -300,3 +300,23 @@ def test_null_pairs_are_the_cross_cosines_of_different_seeds():
     t = null_pairs(real, placebo).set_index(["a", "b"]).cosine
     assert len(t) == 6 and ("seed1", "seed1") not in t.index
     assert t["seed2", "seed0"] == pytest.approx(cosine(real["seed2"].flat(), placebo["seed0"].flat()))
+
+
+def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
+    from wsteer.signal import scale_sentence, screen_summary
+
+    scale = {"default": ("", 100), "signal-placebo": ("", 100), "signal-q80": ("personas.n_train=80", 400),
+             "signal-q80-placebo": ("personas.n_train=80", 400), "signal-ep4": ("train.epochs=4", 100)}
+    parts = [_screen("default", False, [0.0008, 0.0012, 0.0005]), _screen("signal-placebo", True, [0.002, -0.001, 0.0]),
+             _screen("signal-q80", False, [0.004, 0.005, 0.006]), _screen("signal-q80-placebo", True, [0.001, 0.0, -0.001]),
+             _screen("signal-ep4", False, [0.003, 0.003, 0.003])]
+    tables = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in ("cosines", "persona_gap", "timings")}
+    tables["cosines"] = tables["cosines"].assign(knob=lambda d: d.config.map(lambda c: scale[c][0]),
+                                                 examples_per_side=lambda d: d.config.map(lambda c: scale[c][1]))
+    s = screen_summary(tables)
+    assert s.set_index("config").null_config.to_dict() == {
+        "default": "signal-placebo", "signal-placebo": "signal-placebo", "signal-q80": "signal-q80-placebo",
+        "signal-q80-placebo": "signal-q80-placebo", "signal-ep4": "signal-placebo"}
+    text = scale_sentence("M", s)
+    assert text.index("100 examples per side (default)") < text.index("400 examples per side (signal-q80): cosine 0.0050")
+    assert "signal-ep4" not in text and "placebo +0.100" in text

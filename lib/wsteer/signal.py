@@ -152,7 +152,7 @@ def null_tables(real_cfg: ExperimentConfig, placebo_cfg: ExperimentConfig, model
 
 # Display order of screened configurations: the default, its placebo, then one knob at a time.
 SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-ep4", "signal-lr3x", "signal-r32", "signal-attn",
-                "signal-p8", "signal-s4", "signal-q80", "signal-q160"]
+                "signal-p8", "signal-s4", "signal-q80", "signal-q80-placebo", "signal-q160"]
 
 
 OPTIONAL_TABLES = ("sides", "null_pairs")  # added after the first screens; absent from their committed tables
@@ -259,3 +259,31 @@ def dilemma_points(model: str, summary: pd.DataFrame, alpha: float = 1.0, root=N
             rows.append({"config": r.config, "placebo": r.placebo, "examples_per_side": r.examples_per_side,
                          "method": method, "estimate": m.estimate, "ci_low": m.ci_low, "ci_high": m.ci_high})
     return pd.DataFrame(rows)
+
+
+def side_sentence(model_label: str, summary: pd.DataFrame) -> str:
+    """Where dW sits inside the updates, per real configuration with side measures: how well θ+ − θ0 and the mean
+    update reproduce across seeds, against the persona share ‖dW‖ / ‖M‖ and dW's own seed-to-seed cosine."""
+    if "side_pos_across" not in summary:
+        return ""
+    parts = [f"{r.config}: θ+ − θ0 has seed-to-seed cosine {r.side_pos_across:.2f} and the mean update "
+             f"{r.side_mean_across:.2f}, while dW, {r.side_persona_share:.2f} of the mean update's norm, has "
+             f"{r.cos_dW_mean:.4f}" for r in summary.itertuples() if not pd.isna(r.side_pos_across)]
+    return f"On {model_label}, " + "; ".join(parts) + "." if parts else ""
+
+
+def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
+    """The data-scale trend: mean seed-pair cosine and held-out gap shift of the real configurations that change
+    only the amount of data, each next to its null (largest null cosine, placebo twin's held-out shift)."""
+    real = summary[~summary.placebo.astype(bool) & summary.knob.fillna("").map(is_data_knob)]
+    if len(real) < 2:
+        return ""
+    by_name = summary.set_index("config")
+    parts = []
+    for r in real.sort_values("examples_per_side").itertuples():
+        twin = by_name.loc[r.null_config] if r.null_is_twin else None
+        null_gap = f", placebo {twin.gap_shift_heldout:+.3f}" if twin is not None else ""
+        parts.append(f"{r.examples_per_side} examples per side ({r.config}): cosine {r.cos_dW_mean:.4f} "
+                     f"(null up to {r.cos_null_max:.4f}{'' if r.null_is_twin else ', placebo of another recipe'}), "
+                     f"held-out gap shift {r.gap_shift_heldout:+.3f}{null_gap}")
+    return f"On {model_label}, against data size: " + "; ".join(parts) + "."
