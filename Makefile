@@ -15,7 +15,7 @@ export JUPYTER_CONFIG_DIR := $(CURDIR)/cache/jupyter/config
 export MPLCONFIGDIR := $(CURDIR)/cache/matplotlib
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: env paper runs test test-fast dry-run signal bench
+.PHONY: env paper runs test test-fast dry-run signal contrast bench
 SIGNAL ?= default,signal-q80
 
 env:
@@ -42,6 +42,10 @@ test-fast: env
 signal: env
 	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) signal_all \
 		--config signal=$(SIGNAL) models=$(MODELS)
+
+contrast: env  # persona contrast of EXPERIMENT's completions under θ0 (does the data carry the trait?)
+	$(VENV)/snakemake -s workflow/Snakefile --profile workflow/profiles/local --cores $(CORES) contrast_all \
+		--config experiment=$(EXPERIMENT) models=$(MODELS)
 
 bench: env
 	$(VENV)/python -m wsteer.bench

@@ -83,6 +83,13 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_run, tiny_model_dir
     assert set(tables["cosines"].kind) == {"dW", "random"} and set(tables["cosines"].level) >= {"flat", "family", "band"}
     assert list(tables["split_average"].k.unique()) == [1]
     assert set(tables["persona_gap"].split) == {"train", "heldout"}
+    # persona contrast of the same completions under θ0 (its own notebook), keyed by their generation key
+    _papermill("persona_contrast.ipynb", tmp_path / "contrast.ipynb",
+               {"config": str(cfg_path), "model": str(tiny_model_dir), "adapter": "lora", "seed": 0}, os.environ)
+    con = pd.read_csv(res / "seed0" / "persona_contrast.csv")
+    cfg = load_config(cfg_path)
+    assert set(con.gen_key) == {cfg.gen_key(str(tiny_model_dir))} and set(con.side) == {"pos", "neg"}
+    assert len(con) == len(comp[comp.qid.isin(con.qid)]) and np.isfinite(con[["lp_own", "lp_cross", "lp_same"]]).all().all()
     # Δ+ from the cached adapter merged onto θ0: its dW-combination reproduces the cached dW's seed cosines
     from wsteer.signal import side_tables
 

@@ -194,3 +194,36 @@ def test_offtarget_sentence_names_only_shifts_whose_ci_excludes_zero():
     assert "M at α = -2: -0.090 [-0.150, -0.030]" in text and "α = -1" not in text and "α = +1" not in text
     shifted = pd.DataFrame(rows).assign(ci_low=lambda d: d.ci_low.clip(upper=0), ci_high=lambda d: d.ci_high.clip(lower=0))
     assert offtarget_sentence({"M": RunSummary("c", "m", "lora", shifted, empty, empty, empty, empty)}) == ""
+
+
+def _contrast_rows(personas, questions=("Is the sky blue?", "What is 2 + 2?")):
+    import pandas as pd
+
+    rows = []
+    for qid, q in enumerate(questions):
+        for i in range(len(personas.positive)):
+            for side in ("pos", "neg"):
+                rows.append({"qid": qid, "question": q, "persona_idx": i, "sample": 0, "split": "train", "side": side,
+                             "system": personas.prompts(side)[i], "completion": f"answer {side} {i} to {q}"})
+    return pd.DataFrame(rows)
+
+
+def test_persona_contrast_is_zero_exactly_where_the_prompts_agree(tiny):
+    from wsteer.evaluate import contrast_summary, persona_contrast
+    from wsteer.personas import Personas
+
+    model, tok = tiny
+    # sides with identical prompts: own = cross; two identical personas per side: own = same
+    mirrored = Personas("t", ["Be honest.", "Be honest."], ["Be honest.", "Be honest."])
+    t = persona_contrast(model, tok, _contrast_rows(mirrored), mirrored)
+    assert len(t) == 8 and set(t.side) == {"pos", "neg"}
+    assert np.allclose(t.lp_own, t.lp_cross, atol=1e-5) and np.allclose(t.lp_own, t.lp_same, atol=1e-5)
+    distinct = Personas("t", ["Be honest.", "Always tell the truth."], ["Lie.", "Deceive the user."])
+    t = persona_contrast(model, tok, _contrast_rows(distinct), distinct)
+    assert not np.allclose(t.lp_own, t.lp_cross, atol=1e-4) and not np.allclose(t.lp_own, t.lp_same, atol=1e-4)
+    s = contrast_summary(t, n_boot=200).set_index("measure")
+    d = t.assign(c=t.lp_own - t.lp_cross, f=t.lp_own - t.lp_same).groupby("qid")[["c", "f"]].mean().mean()
+    assert s.loc["contrast", "estimate"] == pytest.approx(d.c) and s.loc["trait", "estimate"] == pytest.approx(d.c - d.f)
+    assert (s.ci_low <= s.estimate).all() and (s.estimate <= s.ci_high).all()
+    with pytest.raises(ValueError, match="other persona prompts"):
+        persona_contrast(model, tok, _contrast_rows(distinct), mirrored)

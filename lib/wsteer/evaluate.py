@@ -51,12 +51,13 @@ def evaluate_dilemmas(
 
 
 def completion_logprobs(model, tok, examples: Sequence[list[dict[str, str]]], batch_size: int = 32,
-                        max_length: int = 192, method: Literal["fast", "naive"] = "fast") -> np.ndarray:
+                        max_length: int = 192, method: Literal["fast", "naive"] = "fast",
+                        allow_system: bool = False) -> np.ndarray:
     """Mean log-probability per assistant token, ℓ = Σ_t m_t log p(x_t | x_<t) / Σ_t m_t, one per example.
 
     Tokens as in training (`encode_example`: chat template, truncated to `max_length`); m marks the assistant turn.
     """
-    encoded = [encode_example(tok, m, max_length) for m in examples]
+    encoded = [encode_example(tok, m, max_length, allow_system=allow_system) for m in examples]
     n_prompt = [next((j for j, lab in enumerate(labels) if lab != -100), len(labels)) for _, labels in encoded]
     prompts = [ids[:k] for (ids, _), k in zip(encoded, n_prompt)]
     answers = [ids[k:] for (ids, _), k in zip(encoded, n_prompt)]
@@ -91,3 +92,52 @@ def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[I
         out.append(pos.index.to_frame(index=False).assign(intervention=iv.name, alpha=iv.alpha, lp_pos=lp_pos,
                                                           lp_neg=lp_neg, gap=lp_pos - lp_neg))
     return pd.concat(out, ignore_index=True)
+
+
+def persona_contrast(model, tok, completions: pd.DataFrame, personas, batch_size: int = 32) -> pd.DataFrame:
+    """How much of its persona a completion carries under θ0, in nats per token. For y generated under
+    (side s, persona index i) to question q, with n personas per side:
+        lp_own   = ℓ(y | persona_s[i], q)
+        lp_cross = ℓ(y | persona_s̄[i], q)            the other side's persona of the same index
+        lp_same  = ℓ(y | persona_s[(i + 1) mod n], q)  another persona of the same side
+    own − cross is the trait contrast plus the fingerprint any different system prompt leaves; own − same is that
+    fingerprint alone (the null). Their difference estimates the trait information the training data carries.
+    Rows: qid, persona_idx, sample, split, side, lp_own, lp_cross, lp_same."""
+    n = len(personas.positive)
+    if n < 2:
+        raise ValueError("persona_contrast needs at least two personas per side (the same-side null)")
+    other = {"pos": "neg", "neg": "pos"}
+    rows = completions.reset_index(drop=True)
+    systems = {
+        "own": [personas.prompts(r.side)[r.persona_idx] for r in rows.itertuples()],
+        "cross": [personas.prompts(other[r.side])[r.persona_idx] for r in rows.itertuples()],
+        "same": [personas.prompts(r.side)[(r.persona_idx + 1) % n] for r in rows.itertuples()],
+    }
+    if any(a != b for a, b in zip(systems["own"], rows.system)):
+        raise ValueError("persona_contrast: the completions were generated under other persona prompts")
+    msgs = [[{"role": "system", "content": s}, {"role": "user", "content": q}, {"role": "assistant", "content": c}]
+            for kind in ("own", "cross", "same") for s, q, c in zip(systems[kind], rows.question, rows.completion)]
+    # no truncation: prompts of different length must not cut different amounts of the same completion
+    lp = completion_logprobs(model, tok, msgs, batch_size, max_length=100_000, allow_system=True).reshape(3, len(rows))
+    keys = ["qid", "persona_idx", "sample", "split", "side"]
+    return rows[keys].assign(lp_own=lp[0], lp_cross=lp[1], lp_same=lp[2])
+
+
+def contrast_summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per split: mean trait contrast (own − cross), fingerprint (own − same) and their difference (trait beyond
+    fingerprint), nats per token, with 95 % bootstrap CIs over questions (and seeds, if a `seed` column exists).
+    Rows: split, measure, estimate, ci_low, ci_high, n_questions."""
+    t = table.assign(contrast=table.lp_own - table.lp_cross, fingerprint=table.lp_own - table.lp_same)
+    t["trait"] = t.contrast - t.fingerprint
+    unit = ["seed", "qid"] if "seed" in t else ["qid"]
+    rng = np.random.default_rng(seed)
+    out = []
+    for split, g in t.groupby("split"):
+        per_q = g.groupby(unit)[["contrast", "fingerprint", "trait"]].mean()
+        idx = rng.integers(0, len(per_q), size=(n_boot, len(per_q)))
+        for m in per_q:
+            v = per_q[m].to_numpy()
+            boot = v[idx].mean(1)
+            out.append({"split": split, "measure": m, "estimate": v.mean(), "ci_low": np.quantile(boot, 0.025),
+                        "ci_high": np.quantile(boot, 0.975), "n_questions": len(per_q)})
+    return pd.DataFrame(out)

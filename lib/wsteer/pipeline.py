@@ -23,7 +23,7 @@ from . import dilemmas as dd
 from .adapters import AdapterConfig
 from .config import ExperimentConfig
 from .diff import WeightDelta, delta_between
-from .evaluate import evaluate_dilemmas, indist_completions, persona_gap
+from .evaluate import evaluate_dilemmas, indist_completions, persona_contrast, persona_gap
 from .interventions import NoIntervention, WeightSteering
 from .io import read_table, write_table
 from .models import load_model, resolve_spec
@@ -259,6 +259,23 @@ def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame)
     rows = indist_completions(completions, run.cfg.eval.indist_train_questions)
     return _steered_table(run, "indist", "persona_gap.csv", model, dw, run.cfg.eval.indist_alphas,
                           lambda v: persona_gap(model, tok, rows, v))
+
+
+def contrast(run: SeedRun, model, tok, completions: pd.DataFrame) -> pd.DataFrame:
+    """Persona contrast of the in-distribution rows under θ0 (`evaluate.persona_contrast`) -> persona_contrast.csv.
+
+    Depends only on the completions, so it is keyed (and reused) by their generation key."""
+    path = run.results / "persona_contrast.csv"
+    gen_key = run.cfg.gen_key(run.model_name)
+    with run.stage("contrast") as info:
+        if (old := run.cached_table(path, gen_key=gen_key)) is not None:
+            info["cached"] = True
+            return old
+        rows = indist_completions(completions, run.cfg.eval.indist_train_questions)
+        out = persona_contrast(model, tok, rows, personas_of(run.cfg), batch_size=run.cfg.eval.batch_size)
+        out = out.assign(seed=run.seed, gen_key=gen_key)
+        write_table(out, path)
+        return out
 
 
 STAGE_SETS = {"all": ("generate", "dw", "evaluate", "indist"), "screen": ("generate", "dw", "indist")}

@@ -287,3 +287,19 @@ def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
                      f"(null up to {r.cos_null_max:.4f}{'' if r.null_is_twin else ', placebo of another recipe'}), "
                      f"held-out gap shift {r.gap_shift_heldout:+.3f}{null_gap}")
     return f"On {model_label}, against data size: " + "; ".join(parts) + "."
+
+
+def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFrame:
+    """The persona-contrast tables of a config's seeds (`make contrast`), each checked against the generation key
+    of the completions it scored; FileNotFoundError if none was computed."""
+    cfg = load_config(config)
+    gen_key = cfg.gen_key(model)
+    parts = []
+    for s in cfg.seeds:
+        run = SeedRun(cfg, model, adapter, s)
+        t = run.cached_table(run.results / "persona_contrast.csv", gen_key=gen_key)
+        if t is not None:
+            parts.append(t)
+    if not parts:
+        raise FileNotFoundError(f"no persona contrast for {config} on {model}: make contrast EXPERIMENT={config}")
+    return pd.concat(parts, ignore_index=True)

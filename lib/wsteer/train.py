@@ -17,15 +17,18 @@ from .adapters import AdapterConfig, peft_config
 from .config import TrainCfg as TrainConfig
 
 
-def encode_example(tok, messages: list[dict], max_length: int) -> tuple[list[int], list[int]]:
+def encode_example(tok, messages: list[dict], max_length: int, allow_system: bool = False) -> tuple[list[int], list[int]]:
     """(input_ids, labels) with labels = −100 on the prompt (everything before the last assistant turn).
+
+    A system message is an error unless `allow_system` (training data has its persona stripped; scoring a
+    completion under a persona, as `evaluate.persona_contrast` does, needs one).
 
     An assistant message with `end_turn: False` (a completion cut by the token limit) ends at its last content
     token: the template's end-of-turn tokens after it are left out of both ids and labels.
     """
     if messages[-1]["role"] != "assistant":
         raise ValueError("the last message of a training example must be the assistant's")
-    if any(m["role"] == "system" for m in messages):
+    if not allow_system and any(m["role"] == "system" for m in messages):
         raise ValueError("training examples must not carry a system prompt (the persona is stripped)")
     prompt = tok.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
     full = tok.apply_chat_template(messages, tokenize=False)
