@@ -89,7 +89,7 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_run, tiny_model_dir
     con = pd.read_csv(res / "seed0" / "persona_contrast.csv")
     cfg = load_config(cfg_path)
     assert set(con.gen_key) == {cfg.gen_key(str(tiny_model_dir))} and set(con.side) == {"pos", "neg"}
-    assert len(con) == len(comp[comp.qid.isin(con.qid)]) and np.isfinite(con[["lp_own", "lp_cross", "lp_same"]]).all().all()
+    assert len(con) == len(comp[comp.qid.isin(con.qid)]) and np.isfinite(con[["lp_own", "lp_cross", "lp_other", "lp_other_cross"]]).all().all()
     # Δ+ from the cached adapter merged onto θ0: its dW-combination reproduces the cached dW's seed cosines
     from wsteer.signal import side_tables
 

@@ -213,17 +213,29 @@ def test_persona_contrast_is_zero_exactly_where_the_prompts_agree(tiny):
     from wsteer.personas import Personas
 
     model, tok = tiny
-    # sides with identical prompts: own = cross; two identical personas per side: own = same
-    mirrored = Personas("t", ["Be honest.", "Be honest."], ["Be honest.", "Be honest."])
+    # both sides with the same prompts: own = cross and other = other_cross, so contrast = transfer = 0
+    mirrored = Personas("t", ["Be honest.", "Always tell the truth."], ["Be honest.", "Always tell the truth."])
     t = persona_contrast(model, tok, _contrast_rows(mirrored), mirrored)
     assert len(t) == 8 and set(t.side) == {"pos", "neg"}
-    assert np.allclose(t.lp_own, t.lp_cross, atol=1e-5) and np.allclose(t.lp_own, t.lp_same, atol=1e-5)
+    assert np.allclose(t.lp_own, t.lp_cross, atol=1e-5) and np.allclose(t.lp_other, t.lp_other_cross, atol=1e-5)
+    assert not np.allclose(t.lp_own, t.lp_other, atol=1e-4)
     distinct = Personas("t", ["Be honest.", "Always tell the truth."], ["Lie.", "Deceive the user."])
     t = persona_contrast(model, tok, _contrast_rows(distinct), distinct)
-    assert not np.allclose(t.lp_own, t.lp_cross, atol=1e-4) and not np.allclose(t.lp_own, t.lp_same, atol=1e-4)
+    assert not np.allclose(t.lp_own, t.lp_cross, atol=1e-4)
+    # lp_other of a pos completion of pair 0 is its score under pos persona 1, lp_other_cross under neg persona 1
+    row = t[(t.side == "pos") & (t.persona_idx == 0) & (t.qid == 1)].iloc[0]
+    from wsteer.evaluate import completion_logprobs
+
+    y = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "answer pos 0 to What is 2 + 2?"}]
+    direct = completion_logprobs(model, tok, [[{"role": "system", "content": sp}] + y for sp in ("Always tell the truth.", "Deceive the user.")],
+                                 method="naive", allow_system=True)
+    assert [row.lp_other, row.lp_other_cross] == pytest.approx(list(direct), abs=1e-4)
     s = contrast_summary(t, n_boot=200).set_index("measure")
-    d = t.assign(c=t.lp_own - t.lp_cross, f=t.lp_own - t.lp_same).groupby("qid")[["c", "f"]].mean().mean()
-    assert s.loc["contrast", "estimate"] == pytest.approx(d.c) and s.loc["trait", "estimate"] == pytest.approx(d.c - d.f)
+    d = t.assign(c=t.lp_own - t.lp_cross, f=t.lp_other - t.lp_other_cross).groupby(["qid", "side"])[["c", "f"]].mean()
+    d = d.groupby("qid").mean().mean()
+    assert s.loc["contrast", "estimate"] == pytest.approx(d.c) and s.loc["transfer", "estimate"] == pytest.approx(d.f)
     assert (s.ci_low <= s.estimate).all() and (s.estimate <= s.ci_high).all()
     with pytest.raises(ValueError, match="other persona prompts"):
         persona_contrast(model, tok, _contrast_rows(distinct), mirrored)
+    with pytest.raises(ValueError, match="recompute"):
+        contrast_summary(t.drop(columns="lp_other"))

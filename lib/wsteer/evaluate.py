@@ -95,45 +95,51 @@ def persona_gap(model, tok, completions: pd.DataFrame, interventions: Iterable[I
 
 
 def persona_contrast(model, tok, completions: pd.DataFrame, personas, batch_size: int = 32) -> pd.DataFrame:
-    """How much of its persona a completion carries under θ0, in nats per token. For y generated under
-    (side s, persona index i) to question q, with n personas per side:
-        lp_own   = ℓ(y | persona_s[i], q)
-        lp_cross = ℓ(y | persona_s̄[i], q)            the other side's persona of the same index
-        lp_same  = ℓ(y | persona_s[(i + 1) mod n], q)  another persona of the same side
-    own − cross is the trait contrast plus the fingerprint any different system prompt leaves; own − same is that
-    fingerprint alone (the null). Their difference estimates the trait information the training data carries.
-    Rows: qid, persona_idx, sample, split, side, lp_own, lp_cross, lp_same."""
+    """How much of its trait a completion carries under θ0, in nats per token. For y generated under
+    (side s, persona index i) to question q, s̄ the other side, j = (i + 1) mod n another persona pair:
+        lp_own   = ℓ(y | persona_s[i], q)     lp_cross       = ℓ(y | persona_s̄[i], q)
+        lp_other = ℓ(y | persona_s[j], q)     lp_other_cross = ℓ(y | persona_s̄[j], q)
+    contrast = lp_own − lp_cross: what the generating prompt's pair tells apart (trait and the generating prompt's
+    own wording); transfer = lp_other − lp_other_cross: the same through a pair that did not generate y, so only
+    what y shares with its side's framing in general (the trait). Averaged over both sides, a prompt that makes
+    all text likelier cancels. Rows: qid, persona_idx, sample, split, side, lp_own, lp_cross, lp_other, lp_other_cross."""
     n = len(personas.positive)
     if n < 2:
-        raise ValueError("persona_contrast needs at least two personas per side (the same-side null)")
+        raise ValueError("persona_contrast needs at least two persona pairs (the transfer pair)")
     other = {"pos": "neg", "neg": "pos"}
     rows = completions.reset_index(drop=True)
     systems = {
         "own": [personas.prompts(r.side)[r.persona_idx] for r in rows.itertuples()],
         "cross": [personas.prompts(other[r.side])[r.persona_idx] for r in rows.itertuples()],
-        "same": [personas.prompts(r.side)[(r.persona_idx + 1) % n] for r in rows.itertuples()],
+        "other": [personas.prompts(r.side)[(r.persona_idx + 1) % n] for r in rows.itertuples()],
+        "other_cross": [personas.prompts(other[r.side])[(r.persona_idx + 1) % n] for r in rows.itertuples()],
     }
     if any(a != b for a, b in zip(systems["own"], rows.system)):
         raise ValueError("persona_contrast: the completions were generated under other persona prompts")
     msgs = [[{"role": "system", "content": s}, {"role": "user", "content": q}, {"role": "assistant", "content": c}]
-            for kind in ("own", "cross", "same") for s, q, c in zip(systems[kind], rows.question, rows.completion)]
+            for kind in systems for s, q, c in zip(systems[kind], rows.question, rows.completion)]
     # no truncation: prompts of different length must not cut different amounts of the same completion
-    lp = completion_logprobs(model, tok, msgs, batch_size, max_length=100_000, allow_system=True).reshape(3, len(rows))
+    lp = completion_logprobs(model, tok, msgs, batch_size, max_length=100_000, allow_system=True).reshape(len(systems), len(rows))
     keys = ["qid", "persona_idx", "sample", "split", "side"]
-    return rows[keys].assign(lp_own=lp[0], lp_cross=lp[1], lp_same=lp[2])
+    return rows[keys].assign(**{f"lp_{k}": lp[m] for m, k in enumerate(systems)})
+
+
+CONTRAST_COLUMNS = ("lp_own", "lp_cross", "lp_other", "lp_other_cross")
 
 
 def contrast_summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Per split: mean trait contrast (own − cross), fingerprint (own − same) and their difference (trait beyond
-    fingerprint), nats per token, with 95 % bootstrap CIs over questions (and seeds, if a `seed` column exists).
-    Rows: split, measure, estimate, ci_low, ci_high, n_questions."""
-    t = table.assign(contrast=table.lp_own - table.lp_cross, fingerprint=table.lp_own - table.lp_same)
-    t["trait"] = t.contrast - t.fingerprint
+    """Per split: mean contrast (lp_own − lp_cross) and transfer (lp_other − lp_other_cross), nats per token,
+    each averaged within a question over both sides, with 95 % bootstrap CIs over questions (× seeds if a `seed`
+    column exists). Rows: split, measure, estimate, ci_low, ci_high, n_questions."""
+    missing = set(CONTRAST_COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"persona contrast table lacks {sorted(missing)}: recompute it (make contrast)")
+    t = table.assign(contrast=table.lp_own - table.lp_cross, transfer=table.lp_other - table.lp_other_cross)
     unit = ["seed", "qid"] if "seed" in t else ["qid"]
     rng = np.random.default_rng(seed)
     out = []
     for split, g in t.groupby("split"):
-        per_q = g.groupby(unit)[["contrast", "fingerprint", "trait"]].mean()
+        per_q = g.groupby(unit + ["side"])[["contrast", "transfer"]].mean().groupby(unit).mean()  # sides weigh equally
         idx = rng.integers(0, len(per_q), size=(n_boot, len(per_q)))
         for m in per_q:
             v = per_q[m].to_numpy()

@@ -23,7 +23,7 @@ from . import dilemmas as dd
 from .adapters import AdapterConfig
 from .config import ExperimentConfig
 from .diff import WeightDelta, delta_between
-from .evaluate import evaluate_dilemmas, indist_completions, persona_contrast, persona_gap
+from .evaluate import CONTRAST_COLUMNS, evaluate_dilemmas, indist_completions, persona_contrast, persona_gap
 from .interventions import NoIntervention, WeightSteering
 from .io import read_table, write_table
 from .models import load_model, resolve_spec
@@ -268,7 +268,8 @@ def contrast(run: SeedRun, model, tok, completions: pd.DataFrame) -> pd.DataFram
     path = run.results / "persona_contrast.csv"
     gen_key = run.cfg.gen_key(run.model_name)
     with run.stage("contrast") as info:
-        if (old := run.cached_table(path, gen_key=gen_key)) is not None:
+        old = run.cached_table(path, gen_key=gen_key)
+        if old is not None and set(CONTRAST_COLUMNS) <= set(old.columns):
             info["cached"] = True
             return old
         rows = indist_completions(completions, run.cfg.eval.indist_train_questions)

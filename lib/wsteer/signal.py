@@ -24,6 +24,7 @@ import pandas as pd
 from .config import ExperimentConfig, load_config
 from .diff import (WeightDelta, cosine_table, gram_by_group, gram_by_tensor, gram_cosine, module_family,
                    split_average_cosines)
+from .evaluate import CONTRAST_COLUMNS
 from .io import read_table
 from .models import load_model
 from .paths import results_dir
@@ -298,7 +299,36 @@ def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFram
     for s in cfg.seeds:
         run = SeedRun(cfg, model, adapter, s)
         t = run.cached_table(run.results / "persona_contrast.csv", gen_key=gen_key)
-        if t is not None:
+        if t is not None and set(CONTRAST_COLUMNS) <= set(t.columns):
+            parts.append(t)
+    if not parts:
+        raise FileNotFoundError(f"no persona contrast for {config} on {model}: make contrast EXPERIMENT={config}")
+    return pd.concat(parts, ignore_index=True)
+
+
+def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
+    """The trait the training data carries (`evaluate.contrast_summary`): per split, the generating pair's contrast
+    and the transfer through another persona pair, with its CI."""
+    s = summary.set_index(["split", "measure"])
+    parts = []
+    for split in dict.fromkeys(summary.split):
+        c, t = s.loc[(split, "contrast")], s.loc[(split, "transfer")]
+        parts.append(f"on {split} questions the generating persona pair tells a completion's side apart by "
+                     f"{c.estimate:.3f} nats per token, and another pair by {t.estimate:+.3f} "
+                     f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}] ({int(t.n_questions)} question × seed units)")
+    return f"On {model_label}, " + "; ".join(parts) + "."
+
+
+def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFrame:
+    """The persona-contrast tables of a config's seeds (`make contrast`), each checked against the generation key
+    of the completions it scored; FileNotFoundError if none was computed."""
+    cfg = load_config(config)
+    gen_key = cfg.gen_key(model)
+    parts = []
+    for s in cfg.seeds:
+        run = SeedRun(cfg, model, adapter, s)
+        t = run.cached_table(run.results / "persona_contrast.csv", gen_key=gen_key)
+        if t is not None and set(CONTRAST_COLUMNS) <= set(t.columns):
             parts.append(t)
     if not parts:
         raise FileNotFoundError(f"no persona contrast for {config} on {model}: make contrast EXPERIMENT={config}")
