@@ -317,33 +317,3 @@ def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
                      f"{c.estimate:.3f} nats per token, and another pair by {t.estimate:+.3f} "
                      f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}] ({int(t.n_questions)} question × seed units)")
     return f"On {model_label}, " + "; ".join(parts) + "."
-
-
-def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFrame:
-    """The persona-contrast tables of a config's seeds (`make contrast`), each checked against the generation key
-    of the completions it scored; FileNotFoundError if none was computed."""
-    cfg = load_config(config)
-    gen_key = cfg.gen_key(model)
-    parts = []
-    for s in cfg.seeds:
-        run = SeedRun(cfg, model, adapter, s)
-        t = run.cached_table(run.results / "persona_contrast.csv", gen_key=gen_key)
-        if t is not None and set(CONTRAST_COLUMNS) <= set(t.columns):
-            parts.append(t)
-    if not parts:
-        raise FileNotFoundError(f"no persona contrast for {config} on {model}: make contrast EXPERIMENT={config}")
-    return pd.concat(parts, ignore_index=True)
-
-
-def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
-    """The trait contrast of the training data (`evaluate.contrast_summary`, all splits pooled by the caller or
-    per split): own − cross persona log-prob next to the same-side fingerprint, and their difference with its CI."""
-    s = summary.set_index(["split", "measure"])
-    parts = []
-    for split in dict.fromkeys(summary.split):
-        t, c, f = s.loc[(split, "trait")], s.loc[(split, "contrast")], s.loc[(split, "fingerprint")]
-        parts.append(f"on {split} questions the other side's persona lowers a completion's log-probability by "
-                     f"{c.estimate:.3f} nats per token and another persona of the same side by {f.estimate:.3f}, "
-                     f"a trait contrast of {t.estimate:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}] "
-                     f"({int(t.n_questions)} question × seed units)")
-    return f"On {model_label}, " + "; ".join(parts) + "."
