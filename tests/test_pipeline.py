@@ -90,6 +90,12 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_run, tiny_model_dir
     cfg = load_config(cfg_path)
     assert set(con.gen_key) == {cfg.gen_key(str(tiny_model_dir))} and set(con.side) == {"pos", "neg"}
     assert len(con) == len(comp[comp.qid.isin(con.qid)]) and np.isfinite(con[["lp_own", "lp_cross", "lp_other", "lp_other_cross"]]).all().all()
+    from wsteer.signal import load_contrast
+
+    assert len(load_contrast(str(cfg_path), str(tiny_model_dir))) == len(con)  # seed 0 only: seed 1 has none
+    con.drop(columns="lp_other").to_csv(res / "seed0" / "persona_contrast.csv", index=False)  # a stale schema
+    with pytest.raises(FileNotFoundError, match="make contrast"):
+        load_contrast(str(cfg_path), str(tiny_model_dir))
     # Δ+ from the cached adapter merged onto θ0: its dW-combination reproduces the cached dW's seed cosines
     from wsteer.signal import side_tables
 

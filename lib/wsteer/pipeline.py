@@ -261,21 +261,24 @@ def indist(run: SeedRun, model, tok, dw: WeightDelta, completions: pd.DataFrame)
                           lambda v: persona_gap(model, tok, rows, v))
 
 
+def cached_contrast(run: SeedRun) -> pd.DataFrame | None:
+    """results/persona_contrast.csv if it scored this run's completions (same gen_key) with the current columns."""
+    old = run.cached_table(run.results / "persona_contrast.csv", gen_key=run.cfg.gen_key(run.model_name))
+    return old if old is not None and set(CONTRAST_COLUMNS) <= set(old.columns) else None
+
+
 def contrast(run: SeedRun, model, tok, completions: pd.DataFrame) -> pd.DataFrame:
     """Persona contrast of the in-distribution rows under θ0 (`evaluate.persona_contrast`) -> persona_contrast.csv.
 
     Depends only on the completions, so it is keyed (and reused) by their generation key."""
-    path = run.results / "persona_contrast.csv"
-    gen_key = run.cfg.gen_key(run.model_name)
     with run.stage("contrast") as info:
-        old = run.cached_table(path, gen_key=gen_key)
-        if old is not None and set(CONTRAST_COLUMNS) <= set(old.columns):
+        if (old := cached_contrast(run)) is not None:
             info["cached"] = True
             return old
         rows = indist_completions(completions, run.cfg.eval.indist_train_questions)
         out = persona_contrast(model, tok, rows, personas_of(run.cfg), batch_size=run.cfg.eval.batch_size)
-        out = out.assign(seed=run.seed, gen_key=gen_key)
-        write_table(out, path)
+        out = out.assign(seed=run.seed, gen_key=run.cfg.gen_key(run.model_name))
+        write_table(out, run.results / "persona_contrast.csv")
         return out
 
 

@@ -24,11 +24,10 @@ import pandas as pd
 from .config import ExperimentConfig, load_config
 from .diff import (WeightDelta, cosine_table, gram_by_group, gram_by_tensor, gram_cosine, module_family,
                    split_average_cosines)
-from .evaluate import CONTRAST_COLUMNS
 from .io import read_table
 from .models import load_model
 from .paths import results_dir
-from .pipeline import SeedRun
+from .pipeline import SeedRun, cached_contrast
 from .summary import indist_summary, load_seed_dw, seed_deltas, seed_tables, with_control
 from .train import merged_weights
 
@@ -294,13 +293,7 @@ def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFram
     """The persona-contrast tables of a config's seeds (`make contrast`), each checked against the generation key
     of the completions it scored; FileNotFoundError if none was computed."""
     cfg = load_config(config)
-    gen_key = cfg.gen_key(model)
-    parts = []
-    for s in cfg.seeds:
-        run = SeedRun(cfg, model, adapter, s)
-        t = run.cached_table(run.results / "persona_contrast.csv", gen_key=gen_key)
-        if t is not None and set(CONTRAST_COLUMNS) <= set(t.columns):
-            parts.append(t)
+    parts = [t for s in cfg.seeds if (t := cached_contrast(SeedRun(cfg, model, adapter, s))) is not None]
     if not parts:
         raise FileNotFoundError(f"no persona contrast for {config} on {model}: make contrast EXPERIMENT={config}")
     return pd.concat(parts, ignore_index=True)
