@@ -316,7 +316,7 @@ def test_null_pairs_are_the_cross_cosines_of_different_seeds():
 
 
 def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
-    from wsteer.signal import scale_sentence, screen_summary
+    from wsteer.signal import scale_estimate, scale_sentence, screen_summary
 
     scale = {"default": ("", 100), "signal-placebo": ("", 100), "signal-q80": ("personas.n_train=80", 400),
              "signal-q80-placebo": ("personas.n_train=80", 400), "signal-ep4": ("train.epochs=4", 100)}
@@ -333,3 +333,17 @@ def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
     text = scale_sentence("M", s)
     assert text.index("100 examples per side (default)") < text.index("400 examples per side (signal-q80): cosine 0.0050")
     assert "signal-ep4" not in text and "placebo +0.100" in text
+    # separation z = (mean real − mean null) / sd null, fitted as z ∝ n^b over the two data scales
+    null_default, null_q80 = np.array([0.002, -0.001, 0.0]), np.array([0.001, 0.0, -0.001])
+    z = [(np.mean([0.0008, 0.0012, 0.0005]) - null_default.mean()) / null_default.std(ddof=1),
+         (0.005 - null_q80.mean()) / null_q80.std(ddof=1)]
+    power = np.log(z[1] / z[0]) / np.log(4)
+    est = scale_estimate(s)
+    assert est.examples == (100, 400) and est.separations == pytest.approx(z) and est.power == pytest.approx(power)
+    assert est.examples_needed == pytest.approx(100 * (3 / z[0]) ** (1 / power))
+    assert np.isnan(s.set_index("config").separation["signal-placebo"])
+    assert f"about {est.examples_needed:,.0f} examples per side" in scale_sentence("M", s)
+    # no claim of a scale when the separation shrinks with the data, or with one data point
+    shrinking = s.assign(separation=s.config.map({"default": 2.0, "signal-q80": 1.0}))
+    assert "does not grow with the data" in scale_sentence("M", shrinking)
+    assert scale_estimate(s[s.config != "signal-q80"]) is None

@@ -13,10 +13,12 @@ For a configuration with seeds s = 1..n and their dW_s:
                       and the persona share ‖dW_s‖ / ‖M_s‖ (how much of the fine-tuning differs between the personas)
     null pairs        cos(dW_s, P_t), s ≠ t, P the placebo dW of the same recipe: by the sign symmetry of the placebo
                       E = 0, so these pairs widen the placebo null (3 pairs) with 6 more of the same structure
+    separation        z = (mean_st cos(dW_s, dW_t) − mean of the null) / sd of the null; its trend over examples per
+                      side n, z ∝ n^b, estimates the n at which the seed pairs clear the null (`scale_estimate`)
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -152,7 +154,7 @@ def null_tables(real_cfg: ExperimentConfig, placebo_cfg: ExperimentConfig, model
 
 # Display order of screened configurations: the default, its placebo, then one knob at a time.
 SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-ep4", "signal-lr3x", "signal-r32", "signal-attn",
-                "signal-p8", "signal-s4", "signal-q80", "signal-q80-placebo", "signal-q160"]
+                "signal-p8", "signal-s4", "signal-q80", "signal-q80-placebo", "signal-q160", "signal-q160-placebo"]
 
 
 OPTIONAL_TABLES = ("sides", "null_pairs")  # added after the first screens; absent from their committed tables
@@ -193,7 +195,8 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per configuration: flat seed-to-seed cosine of dW (mean, min, max over pairs), of its random
     controls, the held-out and training persona-gap shift at α = +1 (mean over seeds), the median minutes per
     seed of the stages this config computed (reused completions cost 0 here), its data scale and knob, the null
-    it is judged against (`null_cosines`), and the flat side measures (`side_decomposition`) if screened."""
+    it is judged against (`null_cosines`) with its max, mean and sd, the separation
+    z = (mean real cosine − mean null cosine) / sd of the null, and the flat side measures (`side_decomposition`)."""
     cos = tables["cosines"].query("level == 'flat'")
     flat = cos.pivot_table(index=["config", "placebo"], columns="kind", values="cosine", aggfunc=["mean", "min", "max"])
     flat.columns = [f"cos_{k}_{stat}" for stat, k in flat.columns]
@@ -212,8 +215,11 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for c in out.config:
         name, twin, values = null_cosines(tables, c)
         null.append({"config": c, "null_config": name, "null_is_twin": twin, "n_null": len(values),
-                     "cos_null_max": values.max() if len(values) else np.nan})
+                     "cos_null_max": values.max() if len(values) else np.nan,
+                     "cos_null_mean": values.mean() if len(values) else np.nan,
+                     "cos_null_sd": values.std(ddof=1) if len(values) > 1 else np.nan})
     out = out.merge(pd.DataFrame(null), on="config")
+    out["separation"] = ((out.cos_dW_mean - out.cos_null_mean) / out.cos_null_sd).where(~out.placebo.astype(bool))
     sides = tables.get("sides", pd.DataFrame())
     if not sides.empty:
         flat_sides = sides.query("level == 'flat'").pivot_table(index="config", columns="measure", values="value", aggfunc="mean")
@@ -286,7 +292,45 @@ def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
         parts.append(f"{r.examples_per_side} examples per side ({r.config}): cosine {r.cos_dW_mean:.4f} "
                      f"(null up to {r.cos_null_max:.4f}{'' if r.null_is_twin else ', placebo of another recipe'}), "
                      f"held-out gap shift {r.gap_shift_heldout:+.3f}{null_gap}")
-    return f"On {model_label}, against data size: " + "; ".join(parts) + "."
+    estimate = scale_estimate(summary)
+    trend = ""
+    if estimate is not None:
+        pts = ", ".join(f"z = {z:.2f} at {n}" for n, z in zip(estimate.examples, estimate.separations))
+        trend = (f" The separation from the twin null (mean real minus mean null cosine, in null SDs) is {pts} "
+                 f"examples per side, a power {estimate.power:.2f} of the data")
+        trend += (f"; if that power held, the seed pairs would sit z = {estimate.z_target:.0f} above their null at about "
+                  f"{estimate.examples_needed:,.0f} examples per side (an extrapolation from {len(estimate.examples)} "
+                  f"points, not a measurement)." if estimate.power > 0 else
+                  "; it does not grow with the data, so no scale can be read off this trend.")
+    return f"On {model_label}, against data size: " + "; ".join(parts) + "." + trend
+
+
+@dataclass(frozen=True)
+class ScaleEstimate:
+    """Power-law fit z(n) = z0 · (n / n0)^power of the separation over examples per side n, and the n at z_target."""
+
+    examples: tuple[int, ...]
+    separations: tuple[float, ...]
+    power: float
+    z_target: float
+    examples_needed: float
+
+
+def scale_estimate(summary: pd.DataFrame, z_target: float = 3.0) -> ScaleEstimate | None:
+    """Least-squares fit of log z on log n over the real data-scale configs judged against their own placebo twin
+    (z = `separation`, n = examples per side); None unless ≥ 2 such configs exist with z > 0 (a log needs it).
+
+    n_needed = exp((log z_target − a) / b) for log z = a + b log n; only meaningful for b > 0."""
+    real = summary[~summary.placebo.astype(bool) & summary.null_is_twin.astype(bool)
+                   & summary.knob.fillna("").map(is_data_knob) & (summary.separation > 0)]
+    real = real.sort_values("examples_per_side")
+    if real.examples_per_side.nunique() < 2:
+        return None
+    log_n, log_z = np.log(real.examples_per_side.to_numpy(float)), np.log(real.separation.to_numpy(float))
+    power, intercept = np.polyfit(log_n, log_z, 1)
+    needed = float(np.exp((np.log(z_target) - intercept) / power)) if power > 0 else float("nan")
+    return ScaleEstimate(tuple(int(n) for n in real.examples_per_side), tuple(float(z) for z in real.separation),
+                         float(power), z_target, needed)
 
 
 def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFrame:
