@@ -243,4 +243,4 @@ def test_persona_contrast_is_zero_exactly_where_the_prompts_agree(tiny):
     from wsteer.signal import contrast_sentence
 
     text = contrast_sentence("M", s.reset_index())
-    assert f"another pair by {s.loc['transfer', 'estimate']:+.3f}" in text and "on train questions" in text
+    assert f"another pair by {s.loc['transfer', 'estimate']:+.3f}" in text and "on training questions" in text

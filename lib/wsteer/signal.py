@@ -343,6 +343,9 @@ def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
+SPLIT_NAMES = {"heldout": "held-out", "train": "training"}
+
+
 def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
     """The trait the training data carries (`evaluate.contrast_summary`): per split, the generating pair's contrast
     and the transfer through another persona pair, with its CI."""
@@ -350,7 +353,8 @@ def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
     parts = []
     for split in dict.fromkeys(summary.split):
         c, t = s.loc[(split, "contrast")], s.loc[(split, "transfer")]
-        parts.append(f"on {split} questions the generating persona pair tells a completion's side apart by "
-                     f"{c.estimate:.3f} nats per token, and another pair by {t.estimate:+.3f} "
-                     f"[{t.ci_low:+.3f}, {t.ci_high:+.3f}] ({int(t.n_questions)} question × seed units)")
+        parts.append(f"on {SPLIT_NAMES.get(split, split)} questions the generating persona pair tells a completion's side apart by "
+                     f"{c.estimate:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}] nats per token, and another pair by "
+                     f"{t.estimate:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], {t.estimate / c.estimate:.0%} of it "
+                     f"({int(t.n_questions)} question × seed units)")
     return f"On {model_label}, " + "; ".join(parts) + "."
