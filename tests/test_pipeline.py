@@ -227,8 +227,8 @@ def _screen(config: str, placebo: bool, cos_dw: list[float]) -> dict[str, pd.Dat
                         for k, c in (("dW", c0), ("random", 1e-5))])
     gap = pd.DataFrame([{"method": m, "alpha": 1, "split": sp, "seed": s, "gap_shift": 0.1, "config": config,
                          "placebo": placebo} for m in ("dW", "random") for sp in ("train", "heldout") for s in range(3)])
-    tim = pd.DataFrame({"stage": ["train_pos", "train_neg"] * 3, "cached": False, "seconds": 60.0,
-                        "seed": [0, 0, 1, 1, 2, 2], "config": config})
+    tim = pd.DataFrame({"stage": ["train_pos", "train_neg", "contrast"] * 3, "cached": False,
+                        "seconds": [60.0, 60.0, 600.0] * 3, "seed": [0, 0, 0, 1, 1, 1, 2, 2, 2], "config": config})
     return {"cosines": cos, "persona_gap": gap, "timings": tim, "split_average": pd.DataFrame()}
 
 

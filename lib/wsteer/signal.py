@@ -191,10 +191,14 @@ def null_cosines(tables: dict[str, pd.DataFrame], config: str) -> tuple[str | No
     return name, bool(twin), values
 
 
+ANALYSIS_STAGES = ("contrast",)  # timed, but measure the data rather than cost the recipe
+
+
 def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per configuration: flat seed-to-seed cosine of dW (mean, min, max over pairs), of its random
     controls, the held-out and training persona-gap shift at α = +1 (mean over seeds), the median minutes per
-    seed of the stages this config computed (reused completions cost 0 here), its data scale and knob, the null
+    seed of the recipe stages this config computed (reused completions cost 0 here; ANALYSIS_STAGES are not
+    recipe cost), its data scale and knob, the null
     it is judged against (`null_cosines`) with its max, mean and sd, the separation
     z = (mean real cosine − mean null cosine) / sd of the null, and the flat side measures (`side_decomposition`)."""
     cos = tables["cosines"].query("level == 'flat'")
@@ -204,7 +208,7 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         index="config", columns="split", values="gap_shift", aggfunc="mean")
     gap.columns = [f"gap_shift_{c}" for c in gap.columns]
     t = tables["timings"]
-    t = t[~t.cached.astype(bool)]
+    t = t[~t.cached.astype(bool) & ~t.stage.isin(ANALYSIS_STAGES)]
     minutes = (t.groupby(["config", "seed"]).seconds.sum().groupby("config").median() / 60).rename("computed_minutes_per_seed")
     out = flat.reset_index().merge(gap.reset_index(), on="config", how="left").merge(minutes.reset_index(), on="config", how="left")
     scale_cols = [c for c in ("n_questions", "examples_per_side", "knob") if c in cos]
