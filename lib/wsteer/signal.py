@@ -199,9 +199,9 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per configuration: flat seed-to-seed cosine of dW (mean, min, max over pairs), of its random
     controls, the held-out and training persona-gap shift at α = +1 (mean over seeds), the median minutes per
     seed of the recipe stages this config computed (reused completions cost 0 here; ANALYSIS_STAGES are not
-    recipe cost), its data scale and knob, the null
-    it is judged against (`null_cosines`) with its max, mean and sd, the separation
-    z = (mean real cosine − mean null cosine) / sd of the null, and the flat side measures (`side_decomposition`)."""
+    recipe cost), its data scale and knob, the null it is judged against (`null_cosines`) with its max, mean and
+    sd, the separation z = (mean real cosine − mean null cosine) / sd of the null (NaN for a placebo, which is its
+    own null), and the flat side measures (`side_decomposition`) if screened."""
     cos = tables["cosines"].query("level == 'flat'")
     flat = cos.pivot_table(index=["config", "placebo"], columns="kind", values="cosine", aggfunc=["mean", "min", "max"])
     flat.columns = [f"cos_{k}_{stat}" for stat, k in flat.columns]
@@ -358,8 +358,8 @@ def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
     parts = []
     for split in dict.fromkeys(summary.split):
         c, t = s.loc[(split, "contrast")], s.loc[(split, "transfer")]
-        parts.append(f"on {SPLIT_NAMES.get(split, split)} questions the generating persona pair tells a completion's side apart by "
-                     f"{c.estimate:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}] nats per token, and another pair by "
+        parts.append(f"on {SPLIT_NAMES.get(split, split)} questions the generating persona pair tells a "
+                     f"completion's side apart by {c.estimate:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}] nats per token, and another pair by "
                      f"{t.estimate:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], {t.estimate / c.estimate:.0%} of it "
                      f"({int(t.n_questions)} question × seed units)")
     return f"On {model_label}, " + "; ".join(parts) + "."
