@@ -1,7 +1,11 @@
 """Figures drawn from the summary tables (the paper calls these at render time)."""
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 import pandas as pd
 
 METHOD_STYLE = {"dW": {"color": "C0", "label": "trained dW"}, "random": {"color": "0.5", "label": "random dW (norm-matched)"}}
@@ -77,33 +81,56 @@ def _scale_axis(ax, scales: list[float]) -> None:
     ax.set_xlabel("training examples per side")
 
 
+def _short_knob(knob: str, width: int = 34) -> str:
+    """A knob's text for a legend: module lists collapsed (`['q_proj', 'k_proj']` → q, k), cut to `width`."""
+    text = re.sub(r"\[([^\]]*)\]", lambda m: ", ".join(x.strip(" '\"").removesuffix("_proj") for x in m[1].split(",")), knob)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _config_style(summary: pd.DataFrame, is_data_knob) -> dict[str, dict]:
+    """Marker, colour, fill and legend label per config.
+
+    Configs that change only the data share blue circles; every other knob gets its own marker and colour; a
+    placebo is hollow red, with its real twin's marker when its name is `<twin>-placebo`.
+    """
     styles, k = {}, 0
-    for r in summary.itertuples():
-        if r.placebo:
-            styles[r.config] = {"color": "C3", "marker": "o", "label": f"{r.config} (placebo)"}
-        elif is_data_knob(r.knob):
-            styles[r.config] = {"color": "C0", "marker": "o", "label": "data size (default, questions, samples)"}
+    for r in summary[~summary.placebo.astype(bool)].itertuples():
+        if is_data_knob(r.knob):
+            styles[r.config] = {"color": "C0", "marker": "o", "fill": True, "label": "data size (default, more questions or samples)"}
         else:
             styles[r.config] = {"color": f"C{[2, 4, 5, 6, 8, 9][k % 6]}", "marker": KNOB_MARKERS[k % len(KNOB_MARKERS)],
-                                "label": f"{r.config}: {r.knob}"}
+                                "fill": True, "label": f"{r.config.removeprefix('signal-')}: {_short_knob(r.knob)}"}
             k += 1
+    for r in summary[summary.placebo.astype(bool)].itertuples():
+        twin = styles.get(r.config.removesuffix("-placebo"), {"marker": "o"})
+        styles[r.config] = {"color": "C3", "marker": twin["marker"], "fill": False, "label": "placebo twin (hollow, twin's marker)"}
     return styles
+
+
+def _dots(ax, x, y, st: dict, size: float = 22, label: str | None = None, zorder: int = 3) -> None:
+    """Scatter in a config's style: filled, or hollow for a placebo."""
+    face = st["color"] if st["fill"] else "none"
+    ax.scatter(x, y, marker=st["marker"], s=size, facecolors=face, edgecolors=st["color"], linewidths=1.0,
+               zorder=zorder, label=label)
 
 
 def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[str, pd.DataFrame],
                   dilemmas: dict[str, pd.DataFrame] | None = None, order: list[str] | None = None):
     """Per model (rows), against training examples per side (log x; configs at one scale spread slightly):
     (a) seed-to-seed cosine of the flattened dW, one dot per seed pair: configs that change only the data (blue,
-        means joined), other knobs (one marker each), the placebo (red); grey band: random pairs; red band: the
-        placebo null (its seed pairs and the real × placebo pairs);
-    (b) held-out persona-gap shift at α = +1, one dot per seed;
+        means joined), other knobs (one marker each), placebo twins (hollow red); grey band: random pairs; red band:
+        each placebo's null (its seed pairs and the real × placebo pairs);
+    (b) held-out persona-gap shift at α = +1, one dot per seed; grey: the norm-matched random control;
     (c) balanced Daily Dilemmas Δ(+1) with its 95 % CI over seeds and dilemmas (configs with a full run), and the
-        norm-matched random control (grey)."""
+        norm-matched random control (grey).
+    One legend for the figure, below the panels."""
     from .signal import is_data_knob
 
     order = order or []
-    fig, axes = plt.subplots(len(screens), 3, figsize=(12, 3.4 * len(screens)), squeeze=False)
+    legend_h = 0.7  # inches kept below the panels for the figure legend (≤ 3 rows)
+    height = 3.3 * len(screens) + legend_h
+    fig, axes = plt.subplots(len(screens), 3, figsize=(12, height), squeeze=False)
+    legend: dict[str, object] = {}
     for (model, t), (ax_c, ax_g, ax_d) in zip(screens.items(), axes):
         summ = summaries[model]
         x = _scale_positions(summ, order)
@@ -112,48 +139,49 @@ def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[s
         rand = cos[cos.kind == "random"].cosine
         xs = sorted(x.values())
         ax_c.fill_between([xs[0] / 1.5, xs[-1] * 1.6], rand.min(), rand.max(), color="0.5", alpha=0.3, lw=0)
-        nulls = summ[summ.placebo.astype(bool)]
         null_pairs = t.get("null_pairs", pd.DataFrame())
-        for r in nulls.itertuples():
+        for r in summ[summ.placebo.astype(bool)].itertuples():
             v = cos[(cos.config == r.config) & (cos.kind == "dW")].cosine
             if not null_pairs.empty:
                 v = pd.concat([v, null_pairs[null_pairs.placebo_config == r.config].cosine])
-            ax_c.fill_between([x[r.config] / 1.15, x[r.config] * 1.15], v.min(), v.max(), color="C3", alpha=0.12, lw=0)
-        seen_labels = set()
+            ax_c.fill_between([x[r.config] / 1.04, x[r.config] * 1.04], v.min(), v.max(), color="C3", alpha=0.15, lw=0)
         for c, st in style.items():
             d = cos[(cos.config == c) & (cos.kind == "dW")]
-            label = None if st["label"] in seen_labels else st["label"]
-            seen_labels.add(st["label"])
-            ax_c.scatter([x[c]] * len(d), d.cosine, color=st["color"], marker=st["marker"], s=20, zorder=3, label=label)
+            _dots(ax_c, [x[c]] * len(d), d.cosine, st)
+            legend.setdefault(st["label"], Line2D([], [], ls="", marker=st["marker"] if st["fill"] else "o",
+                                                  color=st["color"], markerfacecolor=st["color"] if st["fill"] else "none"))
         data = summ[~summ.placebo.astype(bool) & summ.knob.map(is_data_knob)].sort_values("examples_per_side")
         ax_c.plot([x[c] for c in data.config], data.cos_dW_mean, "-", color="C0", lw=1)
         ax_c.axhline(0, color="k", lw=0.6)
-        ax_c.set_ylabel("cos(dW_s, dW_t), flattened")
-        ax_c.set_title(f"{model}: seed-to-seed cosine", fontsize=9)
-        ax_c.legend(fontsize=6, frameon=False, loc="upper left")
+        ax_c.set_ylabel("seed-to-seed cos(dW_s, dW_t)")
+        ax_c.set_title(model, fontsize=9, loc="left")
 
         gap = t["persona_gap"].query("alpha == 1 and split == 'heldout'")
         for c, st in style.items():
             g = gap[(gap.config == c) & (gap.method == "dW")]
-            ax_g.scatter([x[c]] * len(g), g.gap_shift, color=st["color"], marker=st["marker"], s=20, zorder=3)
+            _dots(ax_g, [x[c]] * len(g), g.gap_shift, st)
         g = gap[gap.method == "random"]
-        ax_g.scatter(g.config.map(x) * 1.03, g.gap_shift, color="0.5", s=10, zorder=2, label="random control")
+        ax_g.scatter(g.config.map(x) * 1.02, g.gap_shift, color="0.5", s=8, zorder=2)
         ax_g.axhline(0, color="k", lw=0.6)
         ax_g.set_ylabel("held-out persona-gap shift, α = +1")
-        ax_g.legend(fontsize=7, frameon=False)
+        ax_g.set_title("does dW move the trait on new questions?", fontsize=9)
 
         dd = (dilemmas or {}).get(model, pd.DataFrame())
         for r in dd.itertuples():
-            st = style.get(r.config, {"color": "C0", "marker": "o"})
+            st = style.get(r.config, {"color": "C0", "marker": "o", "fill": True})
             color = "0.5" if r.method == "random" else st["color"]
-            xr = x.get(r.config, r.examples_per_side) * (1.03 if r.method == "random" else 1.0)
+            xr = x.get(r.config, r.examples_per_side) * (1.02 if r.method == "random" else 1.0)
             ax_d.errorbar([xr], [r.estimate], yerr=[[r.estimate - r.ci_low], [r.ci_high - r.estimate]], fmt=st["marker"],
-                          color=color, ms=5, capsize=2)
+                          color=color, mfc=color if st["fill"] else "none", ms=5, capsize=2)
         ax_d.axhline(0, color="k", lw=0.6)
         for ax in (ax_c, ax_g, ax_d):
             _scale_axis(ax, list(summ.examples_per_side.astype(float)))
         ax_d.set_ylabel("balanced Daily Dilemmas Δ(+1)")
+        ax_d.set_title("Daily Dilemmas (full runs only)", fontsize=9)
         if dd.empty:
             ax_d.text(0.5, 0.5, "no full run yet", transform=ax_d.transAxes, ha="center", fontsize=8)
-    fig.tight_layout()
+    legend["random pairs / random control"] = Patch(color="0.5", alpha=0.5)
+    legend["placebo null (its pairs and real × placebo pairs)"] = Patch(color="C3", alpha=0.25)
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=3, fontsize=7.5, frameon=False)
+    fig.tight_layout(rect=(0, legend_h / height, 1, 1))
     return fig
