@@ -347,3 +347,30 @@ def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
     shrinking = s.assign(separation=s.config.map({"default": 2.0, "signal-q80": 1.0}))
     assert "does not grow with the data" in scale_sentence("M", shrinking)
     assert scale_estimate(s[s.config != "signal-q80"]) is None
+
+
+def test_signal_figure_draws_every_pair_and_marks_each_placebo_with_its_twins_marker():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wsteer.plots import _config_style, signal_figure
+    from wsteer.signal import is_data_knob, screen_summary
+
+    scale = {"default": ("", 100), "signal-placebo": ("", 100), "signal-ep4": ("train.epochs=4", 100),
+             "signal-ep4-placebo": ("train.epochs=4", 100)}
+    parts = [_screen("default", False, [0.001, 0.002, 0.0]), _screen("signal-placebo", True, [0.002, -0.001, 0.0]),
+             _screen("signal-ep4", False, [0.003, 0.004, 0.005]), _screen("signal-ep4-placebo", True, [0.0, 0.001, -0.002])]
+    tables = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in ("cosines", "persona_gap", "timings")}
+    tables["cosines"] = tables["cosines"].assign(knob=lambda d: d.config.map(lambda c: scale[c][0]),
+                                                 examples_per_side=lambda d: d.config.map(lambda c: scale[c][1]))
+    s = screen_summary(tables)
+    style = _config_style(s, is_data_knob)
+    assert style["signal-ep4-placebo"]["marker"] == style["signal-ep4"]["marker"] != "o"
+    assert style["signal-placebo"]["marker"] == "o" and not style["signal-placebo"]["fill"] and style["default"]["fill"]
+    fig = signal_figure({"M": tables}, {"M": s}, order=list(scale))
+    ax_cos = fig.axes[0]
+    drawn = np.concatenate([c.get_offsets()[:, 1] for c in ax_cos.collections
+                            if type(c).__name__ == "PathCollection"])
+    assert sorted(drawn) == pytest.approx(sorted(tables["cosines"].query("kind == 'dW'").cosine))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "ep4: train.epochs=4" in labels and any("placebo twin" in t for t in labels), labels
