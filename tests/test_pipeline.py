@@ -105,6 +105,16 @@ def test_notebooks_write_their_tables_on_the_tiny_model(tiny_run, tiny_model_dir
     assert np.allclose(dw_across.sort_index(), flat_cos.sort_index(), atol=1e-6)
     share = sides.query("level == 'flat' and measure == 'persona_share'").value
     assert (share > 0).all() and np.isfinite(share).all()
+    # example pairs for the paper: the first held-out questions by qid, persona pair 0, each side's own completion
+    from wsteer.signal import example_completions
+
+    ex = example_completions(str(cfg_path), str(tiny_model_dir), n=1, width=10_000)
+    held = comp[(comp.split == "heldout") & (comp.persona_idx == 0)].sort_values("qid")
+    first = held[held.qid == held.qid.iloc[0]].set_index("side").completion.fillna("")
+    assert len(ex) == 1 and ex.honest.iloc[0] == " ".join(first["pos"].split())
+    assert ex.dishonest.iloc[0] == " ".join(first["neg"].split())
+    with pytest.raises(ValueError, match="persona pair 7"):
+        example_completions(str(cfg_path), str(tiny_model_dir), persona_idx=7)
 
 
 def test_paper_renders_offline_with_figure_and_claim_from_the_tables(tiny_run, tmp_path, monkeypatch):

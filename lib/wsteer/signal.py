@@ -363,3 +363,23 @@ def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
                      f"{t.estimate:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], {t.estimate / c.estimate:.0%} of it "
                      f"({int(t.n_questions)} question × seed units)")
     return f"On {model_label}, " + "; ".join(parts) + "."
+
+
+def example_completions(config: str, model: str, adapter: str = "lora", seed: int = 0, split: str = "heldout",
+                        n: int = 3, persona_idx: int = 0, width: int = 160) -> pd.DataFrame:
+    """The honest and dishonest completion of persona pair `persona_idx` for the first `n` questions (by qid) of
+    `split` in one seed's completions, cut to `width` characters: what the adapters are trained on, shown as is
+    (no selection by content). Columns: question, honest, dishonest."""
+    cfg = load_config(config)
+    run = SeedRun(cfg, model, adapter, seed)
+    comp = run.cached_table(run.results / "completions.csv", gen_key=cfg.gen_key(model))
+    if comp is None:
+        raise FileNotFoundError(f"no completions of {config} seed {seed} on {model}: run its generate stage")
+    comp = comp.assign(completion=comp.completion.fillna(""))  # an empty completion reads back as NaN
+    rows = comp[(comp.split == split) & (comp.persona_idx == persona_idx) & (comp["sample"] == 0)]
+    if rows.empty:
+        raise ValueError(f"no {split} completions of persona pair {persona_idx} in {config} seed {seed}")
+    cut = lambda t: " ".join(str(t).split())[:width] + ("…" if len(" ".join(str(t).split())) > width else "")  # noqa: E731
+    wide = rows.pivot_table(index=["qid", "question"], columns="side", values="completion", aggfunc="first")
+    wide = wide.reset_index().sort_values("qid").head(n)
+    return pd.DataFrame({"question": wide.question, "honest": wide["pos"].map(cut), "dishonest": wide["neg"].map(cut)})
