@@ -107,11 +107,10 @@ def _config_style(summary: pd.DataFrame, is_data_knob) -> dict[str, dict]:
     return styles
 
 
-def _dots(ax, x, y, st: dict, size: float = 22, label: str | None = None, zorder: int = 3) -> None:
+def _dots(ax, x, y, st: dict, size: float = 22) -> None:
     """Scatter in a config's style: filled, or hollow for a placebo."""
     face = st["color"] if st["fill"] else "none"
-    ax.scatter(x, y, marker=st["marker"], s=size, facecolors=face, edgecolors=st["color"], linewidths=1.0,
-               zorder=zorder, label=label)
+    ax.scatter(x, y, marker=st["marker"], s=size, facecolors=face, edgecolors=st["color"], linewidths=1.0, zorder=3)
 
 
 def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[str, pd.DataFrame],
@@ -127,9 +126,8 @@ def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[s
     from .signal import is_data_knob
 
     order = order or []
-    legend_h = 0.7  # inches kept below the panels for the figure legend (≤ 3 rows)
-    height = 3.3 * len(screens) + legend_h
-    fig, axes = plt.subplots(len(screens), 3, figsize=(12, height), squeeze=False)
+    panels_h = 3.3 * len(screens)
+    fig, axes = plt.subplots(len(screens), 3, figsize=(12, panels_h), squeeze=False)
     legend: dict[str, object] = {}
     for (model, t), (ax_c, ax_g, ax_d) in zip(screens.items(), axes):
         summ = summaries[model]
@@ -182,6 +180,8 @@ def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[s
             ax_d.text(0.5, 0.5, "no full run yet", transform=ax_d.transAxes, ha="center", fontsize=8)
     legend["random pairs / random control"] = Patch(color="0.5", alpha=0.5)
     legend["placebo null (its pairs and real × placebo pairs)"] = Patch(color="C3", alpha=0.25)
+    legend_h = 0.2 + 0.17 * -(-len(legend) // 3)  # inches below the panels: 3 legend entries per row
+    fig.set_size_inches(12, panels_h + legend_h)
     fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=3, fontsize=7.5, frameon=False)
-    fig.tight_layout(rect=(0, legend_h / height, 1, 1))
+    fig.tight_layout(rect=(0, legend_h / (panels_h + legend_h), 1, 1))
     return fig
