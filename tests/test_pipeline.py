@@ -320,9 +320,17 @@ def test_null_pairs_are_the_cross_cosines_of_different_seeds():
     gen = torch.Generator().manual_seed(1)
     real = {f"seed{s}": _delta(gen) for s in range(3)}
     placebo = {f"seed{s}": _delta(gen) for s in range(3)}
-    t = null_pairs(real, placebo).set_index(["a", "b"]).cosine
+    pairs = null_pairs(real, placebo)
+    t = pairs.query("level == 'flat'").set_index(["a", "b"]).cosine
     assert len(t) == 6 and ("seed1", "seed1") not in t.index
     assert t["seed2", "seed0"] == pytest.approx(cosine(real["seed2"].flat(), placebo["seed0"].flat()))
+    # per module family: the cosine of that family's tensors concatenated (up_proj spans both layers)
+    up = [n for n in real["seed0"].tensors if "up_proj" in n]
+    cat = lambda d: torch.cat([d.tensors[n].reshape(-1) for n in up])  # noqa: E731
+    fam = pairs.query("level == 'family'").set_index(["key", "a", "b"]).cosine
+    assert set(fam.index.get_level_values("key")) == {"up_proj", "v_proj"} and len(fam) == 12
+    assert fam["up_proj", "seed1", "seed2"] == pytest.approx(cosine(cat(real["seed1"]), cat(placebo["seed2"])))
+    assert set(pairs.query("level == 'band'").key) <= {"early", "middle", "late"}
 
 
 def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
@@ -384,3 +392,26 @@ def test_signal_figure_draws_every_pair_and_marks_each_placebo_with_its_twins_ma
     assert sorted(drawn) == pytest.approx(sorted(tables["cosines"].query("kind == 'dW'").cosine))
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "ep4: train.epochs=4" in labels and any("placebo twin" in t for t in labels), labels
+
+
+def test_group_separation_judges_each_family_against_its_twins_null_there():
+    from wsteer.signal import group_separation
+
+    def fam(config, placebo, values):
+        return pd.concat([_screen(config, placebo, v)["cosines"].assign(level="family", key=k, knob="")
+                          for k, v in values.items()])
+
+    real = {"up_proj": [0.010, 0.012, 0.011], "v_proj": [0.001, -0.001, 0.002]}
+    plac = {"up_proj": [0.001, -0.001, 0.000], "v_proj": [0.002, 0.000, -0.002]}
+    cross = {"up_proj": [0.001, 0.0, -0.001, 0.002, 0.0, 0.001], "v_proj": [0.001, 0.0, 0.003, -0.001, 0.0, 0.001]}
+    tables = {"cosines": pd.concat([fam("default", False, real), fam("signal-placebo", True, plac)], ignore_index=True),
+              "null_pairs": pd.concat([_null_pairs("default", "signal-placebo", v).assign(level="family", key=k)
+                                       for k, v in cross.items()], ignore_index=True)}
+    g = group_separation(tables).set_index("key")
+    assert list(g.config.unique()) == ["default"] and (g.n_null == 9).all()
+    null_up = np.array(plac["up_proj"] + cross["up_proj"])
+    assert g.separation["up_proj"] == pytest.approx((0.011 - null_up.mean()) / null_up.std(ddof=1))
+    assert g.clears["up_proj"] and not g.clears["v_proj"]
+    # without real × placebo pairs at this level, the placebo's own 3 pairs are too few for a null: no row
+    assert group_separation({**tables, "null_pairs": tables["null_pairs"].iloc[:0]}).empty
+    assert group_separation({**tables, "null_pairs": tables["null_pairs"].drop(columns=["level", "key"])}).empty

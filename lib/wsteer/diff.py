@@ -160,6 +160,13 @@ def gram_cosine(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ g @ b / np.sqrt((a @ g @ a) * (b @ g @ b)))
 
 
+def level_groupings(names: Iterable[str]) -> dict[str, Callable[[str], str]]:
+    """Parameter name → group, per level: 'flat' (one group, "all"), 'family' (module family: q_proj, ...),
+    'band' (third of the layer stack, counted over `names`)."""
+    n_layers = 1 + max((layer_index(n) for n in names), default=0)
+    return {"flat": lambda n: "all", "family": module_family, "band": lambda n: layer_band(n, n_layers)}
+
+
 def cosine_table(deltas: dict[str, WeightDelta], levels: Iterable[str] = ("flat", "family", "band", "tensor_mean")) -> pd.DataFrame:
     """Cosine between every pair of deltas, of the concatenated tensors per group.
 
@@ -169,10 +176,8 @@ def cosine_table(deltas: dict[str, WeightDelta], levels: Iterable[str] = ("flat"
     keys = sorted(deltas)
     if not keys:
         return pd.DataFrame(columns=["a", "b", "level", "key", "cosine"])
-    n_layers = 1 + max((layer_index(n) for d in deltas.values() for n in d.tensors), default=0)
     per_tensor = gram_by_tensor({k: deltas[k] for k in keys})
-    groupings: dict[str, Callable[[str], str]] = {
-        "flat": lambda n: "all", "family": module_family, "band": lambda n: layer_band(n, n_layers)}
+    groupings = level_groupings(n for d in deltas.values() for n in d.tensors)
     grams = {lv: gram_by_group({}, groupings[lv], per_tensor) for lv in levels if lv != "tensor_mean"}
     unit = np.eye(len(keys))
     rows = []

@@ -138,6 +138,7 @@ def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[s
         xs = sorted(x.values())
         ax_c.fill_between([xs[0] / 1.5, xs[-1] * 1.6], rand.min(), rand.max(), color="0.5", alpha=0.3, lw=0)
         null_pairs = t.get("null_pairs", pd.DataFrame())
+        null_pairs = null_pairs.query("level == 'flat'") if "level" in null_pairs else null_pairs
         for r in summ[summ.placebo.astype(bool)].itertuples():
             v = cos[(cos.config == r.config) & (cos.kind == "dW")].cosine
             if not null_pairs.empty:
