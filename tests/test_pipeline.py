@@ -415,3 +415,29 @@ def test_group_separation_judges_each_family_against_its_twins_null_there():
     # without real × placebo pairs at this level, the placebo's own 3 pairs are too few for a null: no row
     assert group_separation({**tables, "null_pairs": tables["null_pairs"].iloc[:0]}).empty
     assert group_separation({**tables, "null_pairs": tables["null_pairs"].drop(columns=["level", "key"])}).empty
+
+
+def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tiny_model_dir, monkeypatch):
+    """analysis/signal_screen.ipynb end to end on the tiny model: a real config, its placebo twin (screen stages only),
+    the tables under <results>/signal/<model label>/, and the null it judges the real config against."""
+    for k, v in tiny_run["env"].items():
+        monkeypatch.setenv(k, str(v))
+    tmp = tiny_run["tmp"]
+    twin = tmp / "tinytest-placebo.yaml"
+    twin.write_text(yaml.safe_dump({**TINY_CONFIG, "name": "tinytest-placebo", "train": {**TINY_CONFIG["train"], "placebo": True}}))
+    for seed in (0, 1):
+        _papermill("weight_steering_seed.ipynb", tmp / f"placebo{seed}.ipynb", {"config": str(twin), "model": str(tiny_model_dir),
+                   "adapter": "lora", "seed": seed, "stages": "screen"}, os.environ)
+    _papermill("signal_screen.ipynb", tmp / "signal.ipynb", {"configs": f"{tiny_run['cfg_path']},{twin}",
+               "model": str(tiny_model_dir)}, os.environ)
+    from wsteer.signal import group_separation, load_screen, screen_summary
+
+    t = load_screen(tiny_model_dir.name, root=tmp / "results")
+    assert set(t["null_pairs"].level) == {"flat", "family", "band"}
+    flat = t["null_pairs"].query("level == 'flat'")
+    assert sorted(zip(flat.a, flat.b)) == [("seed0", "seed1"), ("seed1", "seed0")]  # different seeds only
+    s = screen_summary(t).set_index("config")
+    assert s.null_config["tinytest"] == "tinytest-placebo" and s.null_is_twin["tinytest"]
+    assert s.n_null["tinytest"] == 3 and np.isnan(s.separation["tinytest-placebo"])  # 1 placebo pair + 2 cross pairs
+    g = group_separation(t)
+    assert set(g.config) == {"tinytest"} and (g.n_null == 3).all() and set(g.key) >= {"q_proj", "v_proj"}
