@@ -205,6 +205,18 @@ def null_cosines(tables: dict[str, pd.DataFrame], config: str, level: str = "fla
     return name, bool(twin), values
 
 
+def null_stats(null: np.ndarray) -> dict[str, float]:
+    """n, max, mean and sd (ddof = 1) of a null's cosines, NaN where undefined: what a real config is judged by."""
+    n = len(null)
+    return {"n_null": n, "cos_null_max": null.max() if n else np.nan, "cos_null_mean": null.mean() if n else np.nan,
+            "cos_null_sd": null.std(ddof=1) if n > 1 else np.nan}
+
+
+def separation_z(real_mean: float, stats: dict[str, float]) -> float:
+    """z = (mean real cosine − mean null cosine) / sd of the null (`null_stats`)."""
+    return (real_mean - stats["cos_null_mean"]) / stats["cos_null_sd"]
+
+
 ANALYSIS_STAGES = ("contrast",)  # timed, but measure the data rather than cost the recipe
 
 
@@ -230,14 +242,12 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         meta = cos.drop_duplicates("config")[["config", *scale_cols]]
         out = out.merge(meta.assign(**({"knob": meta.knob.fillna("")} if "knob" in meta else {})), on="config", how="left")
     null = []
-    for c in out.config:
-        name, twin, values = null_cosines(tables, c)
-        null.append({"config": c, "null_config": name, "null_is_twin": twin, "n_null": len(values),
-                     "cos_null_max": values.max() if len(values) else np.nan,
-                     "cos_null_mean": values.mean() if len(values) else np.nan,
-                     "cos_null_sd": values.std(ddof=1) if len(values) > 1 else np.nan})
+    for r in out.itertuples():
+        name, twin, values = null_cosines(tables, r.config)
+        stats = null_stats(values)
+        null.append({"config": r.config, "null_config": name, "null_is_twin": twin, **stats,
+                     "separation": np.nan if bool(r.placebo) else separation_z(r.cos_dW_mean, stats)})
     out = out.merge(pd.DataFrame(null), on="config")
-    out["separation"] = ((out.cos_dW_mean - out.cos_null_mean) / out.cos_null_sd).where(~out.placebo.astype(bool))
     sides = tables.get("sides", pd.DataFrame())
     if not sides.empty:
         flat_sides = sides.query("level == 'flat'").pivot_table(index="config", columns="measure", values="value", aggfunc="mean")
@@ -262,10 +272,10 @@ def group_separation(tables: dict[str, pd.DataFrame], level: str = "family") -> 
         if config not in screened:  # a placebo's 3 own pairs alone are too few for a null SD
             continue
         name, twin, null = null_cosines(tables, config, level, key)
-        rows.append({"config": config, "level": level, "key": key, "cos_mean": real.cosine.mean(),
-                     "null_config": name, "n_null": len(null), "null_mean": null.mean(), "null_sd": null.std(ddof=1),
-                     "separation": (real.cosine.mean() - null.mean()) / null.std(ddof=1),
-                     "clears": bool(real.cosine.min() > null.max())})
+        stats = null_stats(null)
+        rows.append({"config": config, "level": level, "key": key, "cos_mean": real.cosine.mean(), "null_config": name,
+                     **stats, "separation": separation_z(real.cosine.mean(), stats),
+                     "clears": bool(real.cosine.min() > stats["cos_null_max"])})
     return pd.DataFrame(rows)
 
 
@@ -415,7 +425,11 @@ def example_completions(config: str, model: str, adapter: str = "lora", seed: in
     rows = comp[(comp.split == split) & (comp.persona_idx == persona_idx) & (comp["sample"] == 0)]
     if rows.empty:
         raise ValueError(f"no {split} completions of persona pair {persona_idx} in {config} seed {seed}")
-    cut = lambda t: " ".join(str(t).split())[:width] + ("…" if len(" ".join(str(t).split())) > width else "")  # noqa: E731
+
+    def cut(text: str) -> str:
+        flat = " ".join(str(text).split())
+        return flat if len(flat) <= width else flat[:width] + "…"
+
     wide = rows.pivot_table(index=["qid", "question"], columns="side", values="completion", aggfunc="first")
     wide = wide.reset_index().sort_values("qid").head(n)
     return pd.DataFrame({"question": wide.question, "honest": wide["pos"].map(cut), "dishonest": wide["neg"].map(cut)})
