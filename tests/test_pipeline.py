@@ -266,9 +266,22 @@ def test_signal_verdict_compares_every_real_pair_with_the_placebo(placebo_cos, c
     assert row.n_null == 9 and row.null_is_twin
     text = signal_verdict("M", s)
     assert verdict in text
+    if "lies above" in verdict:  # all 3 real pairs above all 9 null pairs: the top 3 of C(12, 3) = 220 labellings
+        assert row.p_perm == pytest.approx(1 / 220) and "permutation p = 0.005" in text
     # a recipe without a screened twin is judged against another recipe's placebo, and says so
     assert "signal-q80: every seed pair (0.0040 to 0.0060) lies above the placebo of another recipe (signal-placebo, 3 pairs" in text
     assert "no placebo screen yet" in signal_verdict("M", s[~s.placebo].assign(null_config=None))
+
+
+def test_permutation_p_counts_the_relabellings_at_least_as_extreme():
+    from wsteer.signal import permutation_p
+
+    assert permutation_p(np.array([3.0]), np.array([1.0, 2.0])) == pytest.approx(1 / 3)
+    assert permutation_p(np.array([1.0]), np.array([2.0, 3.0])) == 1.0
+    # means of {2, 3}: 2.5 (observed), {1, 3}: 2, {1, 2}: 1.5, ... only 1 of C(4, 2) = 6 reaches 2.5 with the pair {2, 3}
+    assert permutation_p(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == pytest.approx(1 / 6)
+    assert permutation_p(np.array([1.0, 1.0]), np.array([1.0, 1.0])) == 1.0  # ties count as extreme
+    assert np.isnan(permutation_p(np.array([]), np.array([1.0])))
 
 
 def _delta(gen: torch.Generator, scale: float = 1.0, base: "WeightDelta | None" = None):
@@ -412,6 +425,7 @@ def test_group_separation_judges_each_family_against_its_twins_null_there():
     null_up = np.array(plac["up_proj"] + cross["up_proj"])
     assert g.separation["up_proj"] == pytest.approx((0.011 - null_up.mean()) / null_up.std(ddof=1))
     assert g.clears["up_proj"] and not g.clears["v_proj"]
+    assert g.p_perm["up_proj"] == pytest.approx(1 / 220) and g.p_perm["v_proj"] > 0.1
     # without real × placebo pairs at this level, the placebo's own 3 pairs are too few for a null: no row
     assert group_separation({**tables, "null_pairs": tables["null_pairs"].iloc[:0]}).empty
     assert group_separation({**tables, "null_pairs": tables["null_pairs"].drop(columns=["level", "key"])}).empty
