@@ -282,6 +282,11 @@ def test_permutation_p_counts_the_relabellings_at_least_as_extreme():
     assert permutation_p(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == pytest.approx(1 / 6)
     assert permutation_p(np.array([1.0, 1.0]), np.array([1.0, 1.0])) == 1.0  # ties count as extreme
     assert np.isnan(permutation_p(np.array([]), np.array([1.0])))
+    # past max_exact labellings, random relabellings: close to the exact p, and never 0
+    rng = np.random.default_rng(3)
+    real, null = rng.normal(0.5, 1, 4), rng.normal(0, 1, 12)  # C(16, 4) = 1820 labellings
+    assert permutation_p(real, null, max_exact=1000) == pytest.approx(permutation_p(real, null), abs=0.04)
+    assert permutation_p(np.full(15, 9.0), rng.normal(0, 1, 45)) > 0  # 6 seeds: C(60, 15) labellings
 
 
 def _delta(gen: torch.Generator, scale: float = 1.0, base: "WeightDelta | None" = None):
@@ -377,6 +382,14 @@ def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
     # no claim of a scale when the separation shrinks with the data, or with one data point
     shrinking = s.assign(separation=s.config.map({"default": 2.0, "signal-q80": 1.0}))
     assert "does not grow with the data" in scale_sentence("M", shrinking)
+    assert "last step did not rise" not in scale_sentence("M", s)
+    # a third scale whose z does not exceed the second's: the sentence says the fit overstates the recent trend
+    q160 = {k: v.assign(config="signal-q160", examples_per_side=800) if k == "cosines" else v.assign(config="signal-q160")
+            for k, v in _screen("signal-q160", False, [0.0, 0.0, 0.0]).items() if k in ("cosines", "persona_gap", "timings")}
+    stalled = pd.concat([s, screen_summary({k: pd.concat([tables[k], q160[k]]) for k in q160}).query(
+        "config == 'signal-q160'")]).assign(separation=lambda d: d.config.map(
+        {"default": 1.0, "signal-q80": 2.0, "signal-q160": 1.9}), null_is_twin=True)
+    assert "The last step did not rise (z = 2.00 at 400 → 1.90 at 800)" in scale_sentence("M", stalled)
     assert scale_estimate(s[s.config != "signal-q80"]) is None
 
 
