@@ -321,7 +321,7 @@ def signal_verdict(model_label: str, summary: pd.DataFrame) -> str:
         against = (f"{r.n_null} null pairs of its placebo twin" if r.null_is_twin
                    else f"placebo of another recipe ({r.null_config}, {r.n_null} pairs; no twin screened yet)")
         stats = (f" (z = {r.separation:.2f}, permutation p = {r.p_perm:.3f})"
-                 if r.null_is_twin and "p_perm" in summary and not pd.isna(r.p_perm) else "")
+                 if r.null_is_twin and not pd.isna(r.p_perm) else "")
         if r.cos_dW_min > floor:
             parts.append(f"{r.config}: every seed pair ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) lies above the "
                          f"{against} and the random pairs (up to {floor:.4f}){stats}")
