@@ -244,8 +244,8 @@ def _screen(config: str, placebo: bool, cos_dw: list[float]) -> dict[str, pd.Dat
 
 def _null_pairs(config: str, placebo_config: str, values: list[float]) -> pd.DataFrame:
     pairs = [(f"seed{a}", f"seed{b}") for a in range(3) for b in range(3) if a != b]
-    return pd.DataFrame([{"a": a, "b": b, "cosine": v, "config": config, "placebo_config": placebo_config}
-                         for (a, b), v in zip(pairs, values)])
+    return pd.DataFrame([{"a": a, "b": b, "level": "flat", "key": "all", "cosine": v, "config": config,
+                          "placebo_config": placebo_config} for (a, b), v in zip(pairs, values)])
 
 
 @pytest.mark.parametrize("placebo_cos,cross,verdict", [
@@ -439,7 +439,6 @@ def test_group_separation_judges_each_family_against_its_twins_null_there():
     assert g.p_perm["up_proj"] == pytest.approx(1 / 220) and g.p_perm["v_proj"] > 0.1
     # without real × placebo pairs at this level, the placebo's own 3 pairs are too few for a null: no row
     assert group_separation({**tables, "null_pairs": tables["null_pairs"].iloc[:0]}).empty
-    assert group_separation({**tables, "null_pairs": tables["null_pairs"].drop(columns=["level", "key"])}).empty
 
 
 def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tiny_model_dir, monkeypatch):

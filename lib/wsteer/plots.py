@@ -137,12 +137,10 @@ def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[s
         rand = cos[cos.kind == "random"].cosine
         xs = sorted(x.values())
         ax_c.fill_between([xs[0] / 1.5, xs[-1] * 1.6], rand.min(), rand.max(), color="0.5", alpha=0.3, lw=0)
-        null_pairs = t.get("null_pairs", pd.DataFrame())
-        null_pairs = null_pairs.query("level == 'flat'") if "level" in null_pairs else null_pairs
+        null_pairs = t["null_pairs"].query("level == 'flat'")
         for r in summ[summ.placebo.astype(bool)].itertuples():
             v = cos[(cos.config == r.config) & (cos.kind == "dW")].cosine
-            if not null_pairs.empty:
-                v = pd.concat([v, null_pairs[null_pairs.placebo_config == r.config].cosine])
+            v = pd.concat([v, null_pairs[null_pairs.placebo_config == r.config].cosine])
             ax_c.fill_between([x[r.config] / 1.04, x[r.config] * 1.04], v.min(), v.max(), color="C3", alpha=0.15, lw=0)
         for c, st in style.items():
             d = cos[(cos.config == c) & (cos.kind == "dW")]

@@ -170,19 +170,16 @@ SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-indep-place
                 "signal-q160", "signal-q160-placebo"]
 
 
-OPTIONAL_TABLES = ("sides", "null_pairs")  # added after the first screens; absent from their committed tables
+SCREEN_TABLES = ("cosines", "split_average", "persona_gap", "timings", "sides", "null_pairs")
 
 
 def load_screen(model: str, root=None) -> dict[str, pd.DataFrame]:
-    """The committed screen tables of one model (results/signal/<model>/*.csv); optional ones empty if absent."""
+    """The committed screen tables of one model: results/signal/<model>/<table>.csv for each of SCREEN_TABLES."""
     d = (root or results_dir()) / "signal" / model
-    out = {k: read_table(d / f"{k}.csv") for k in ("cosines", "split_average", "persona_gap", "timings")}
-    out.update({k: read_table(d / f"{k}.csv") if (d / f"{k}.csv").exists() else pd.DataFrame() for k in OPTIONAL_TABLES})
-    for k in ("cosines", "persona_gap", "timings"):
-        if "examples_per_side" not in out[k]:  # written before the scale columns existed
-            scale = pd.DataFrame([{"config": c, **data_scale(load_config(c))} for c in out[k].config.unique()])
-            out[k] = out[k].merge(scale, on="config", how="left")
-    return out
+    missing = [k for k in SCREEN_TABLES if not (d / f"{k}.csv").exists()]
+    if missing:
+        raise FileNotFoundError(f"screen tables {missing} missing under {d}: rerun `make signal` for {model}")
+    return {k: read_table(d / f"{k}.csv") for k in SCREEN_TABLES}
 
 
 def null_cosines(tables: dict[str, pd.DataFrame], config: str, level: str = "flat",
@@ -194,8 +191,6 @@ def null_cosines(tables: dict[str, pd.DataFrame], config: str, level: str = "fla
     placebos = list(dict.fromkeys(cos[cos.placebo.astype(bool)].config))
     nulls = tables.get("null_pairs", pd.DataFrame())
     if not nulls.empty:
-        if "level" not in nulls:  # written when null pairs were flat only
-            nulls = nulls.assign(level="flat", key="all")
         nulls = nulls.query("level == @level and key == @key")
     twin = nulls[nulls.config == config].placebo_config.unique().tolist() if not nulls.empty else []
     if not twin and "knob" in cos:  # same changes from the default = same recipe
@@ -294,7 +289,7 @@ def group_separation(tables: dict[str, pd.DataFrame], level: str = "family") -> 
     cos = tables["cosines"].query("level == @level and kind == 'dW'")
     cos = cos[~cos.placebo.astype(bool)]
     cross = tables.get("null_pairs", pd.DataFrame())
-    screened = set() if cross.empty or "level" not in cross else set(cross.query("level == @level").config)
+    screened = set() if cross.empty else set(cross.query("level == @level").config)
     rows = []
     for (config, key), real in cos.groupby(["config", "key"], sort=False):
         if config not in screened:  # a placebo's 3 own pairs alone are too few for a null SD
