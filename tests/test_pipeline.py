@@ -405,7 +405,11 @@ def test_signal_figure_draws_every_pair_and_marks_each_placebo_with_its_twins_ma
     tables = {k: pd.concat([p[k] for p in parts], ignore_index=True) for k in ("cosines", "persona_gap", "timings")}
     tables["cosines"] = tables["cosines"].assign(knob=lambda d: d.config.map(lambda c: scale[c][0]),
                                                  examples_per_side=lambda d: d.config.map(lambda c: scale[c][1]))
+    tables["null_pairs"] = pd.concat([_null_pairs("default", "signal-placebo", [0.001, -0.002, 0.0, 0.001, 0.0, 0.002]),
+                                      _null_pairs("signal-ep4", "signal-ep4-placebo", [0.0] * 6)], ignore_index=True)
     s = screen_summary(tables)
+    assert is_data_knob("") and is_data_knob("personas.n_train=80")
+    assert not is_data_knob("personas.n_personas=8") and not is_data_knob("personas.n_train=80, train.epochs=4")
     style = _config_style(s, is_data_knob)
     assert style["signal-ep4-placebo"]["marker"] == style["signal-ep4"]["marker"] != "o"
     assert style["signal-placebo"]["marker"] == "o" and not style["signal-placebo"]["fill"] and style["default"]["fill"]

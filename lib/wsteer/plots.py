@@ -96,7 +96,7 @@ def _config_style(summary: pd.DataFrame, is_data_knob) -> dict[str, dict]:
     styles, k = {}, 0
     for r in summary[~summary.placebo.astype(bool)].itertuples():
         if is_data_knob(r.knob):
-            styles[r.config] = {"color": "C0", "marker": "o", "fill": True, "label": "data size (default, more questions or samples)"}
+            styles[r.config] = {"color": "C0", "marker": "o", "fill": True, "label": "data scale (default, more questions)"}
         else:
             styles[r.config] = {"color": f"C{[2, 4, 5, 6, 8, 9][k % 6]}", "marker": KNOB_MARKERS[k % len(KNOB_MARKERS)],
                                 "fill": True, "label": f"{r.config.removeprefix('signal-')}: {_short_knob(r.knob)}"}
@@ -116,8 +116,8 @@ def _dots(ax, x, y, st: dict, size: float = 22) -> None:
 def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[str, pd.DataFrame],
                   dilemmas: dict[str, pd.DataFrame] | None = None, order: list[str] | None = None):
     """Per model (rows), against training examples per side (log x; configs at one scale spread slightly):
-    (a) seed-to-seed cosine of the flattened dW, one dot per seed pair: configs that change only the data (blue,
-        means joined), other knobs (one marker each), placebo twins (hollow red); grey band: random pairs; red band:
+    (a) seed-to-seed cosine of the flattened dW, one dot per seed pair: the data-scale series (more questions;
+        blue, means joined), other knobs (one marker each), placebo twins (hollow red); grey band: random pairs; red band:
         each placebo's null (its seed pairs and the real × placebo pairs);
     (b) held-out persona-gap shift at α = +1, one dot per seed; grey: the norm-matched random control;
     (c) balanced Daily Dilemmas Δ(+1) with its 95 % CI over seeds and dilemmas (configs with a full run), and the

@@ -53,9 +53,11 @@ def knob(cfg: ExperimentConfig, base: str = "default") -> str:
 
 
 def is_data_knob(knob_text: str) -> bool:
-    """True for the default and configs that change only how much persona data is trained on."""
+    """True for the data-scale series: the default and configs that change only the number of training questions
+    (`personas.n_train`). More personas or samples per question also add examples per side, but repeat questions;
+    they are knobs of their own, plotted at their examples per side and kept out of the scale fit."""
     keys = {part.split("=")[0] for part in knob_text.split(", ") if part}
-    return keys <= {"personas.n_train", "personas.n_samples", "personas.n_personas"}
+    return keys <= {"personas.n_train"}
 
 
 def screen_tables(cfg: ExperimentConfig, model: str, adapter: str) -> dict[str, pd.DataFrame]:
@@ -383,7 +385,7 @@ def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
         if estimate.power > 0 and len(z) > 2 and z[-1] <= z[-2]:
             trend += (f" The last step did not rise (z = {z[-2]:.2f} at {estimate.examples[-2]} → {z[-1]:.2f} at "
                       f"{estimate.examples[-1]}), so the fitted power overstates the recent trend.")
-    return f"On {model_label}, against data size: " + "; ".join(parts) + "." + trend
+    return f"On {model_label}, against the number of training questions: " + "; ".join(parts) + "." + trend
 
 
 @dataclass(frozen=True)
