@@ -254,7 +254,8 @@ def _null_pairs(config: str, placebo_config: str, values: list[float]) -> pd.Dat
     # the placebo's own pairs are low, but a real × placebo pair reaches the real range: still no claim
     ([0.0001, 0.0003, 0.0002], [0.0001] * 5 + [0.0009], "overlap the 9 null pairs")])
 def test_signal_verdict_compares_every_real_pair_with_the_placebo(placebo_cos, cross, verdict):
-    from wsteer.signal import screen_summary, signal_verdict
+    from wsteer.signal import screen_summary
+    from wsteer.signal_report import signal_verdict
 
     parts = [_screen("default", False, [0.0008, 0.0012, 0.0005]), _screen("signal-placebo", True, placebo_cos),
              _screen("signal-q80", False, [0.004, 0.005, 0.006])]
@@ -352,7 +353,8 @@ def test_null_pairs_are_the_cross_cosines_of_different_seeds():
 
 
 def test_scale_sentence_reads_the_data_configs_against_their_own_placebo():
-    from wsteer.signal import scale_estimate, scale_sentence, screen_summary
+    from wsteer.signal import scale_estimate, screen_summary
+    from wsteer.signal_report import scale_sentence
 
     scale = {"default": ("", 100), "signal-placebo": ("", 100), "signal-q80": ("personas.n_train=80", 400),
              "signal-q80-placebo": ("personas.n_train=80", 400), "signal-ep4": ("train.epochs=4", 100)}
@@ -445,7 +447,7 @@ def test_group_separation_judges_each_family_against_its_twins_null_there():
     assert group_separation({**tables, "null_pairs": tables["null_pairs"].iloc[:0]}).empty
 
 
-def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tiny_model_dir, monkeypatch):
+def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tiny_model_dir, monkeypatch, capsys):
     """analysis/signal_screen.ipynb end to end on the tiny model: a real config, its placebo twin (screen stages only),
     the tables under <results>/signal/<model label>/, and the null it judges the real config against."""
     for k, v in tiny_run["env"].items():
@@ -469,3 +471,12 @@ def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tin
     assert s.n_null["tinytest"] == 3 and np.isnan(s.separation["tinytest-placebo"])  # 1 placebo pair + 2 cross pairs
     g = group_separation(t)
     assert set(g.config) == {"tinytest"} and (g.n_null == 3).all() and set(g.key) >= {"q_proj", "v_proj"}
+    # the README's numbers: `python -m wsteer.signal_report <model>` prints the same summary as a Markdown table
+    from wsteer import signal_report
+
+    monkeypatch.setenv("WSTEER_RESULTS", str(tmp / "results"))
+    signal_report.main([tiny_model_dir.name])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| tinytest "))
+    assert f"| {s.separation['tinytest']:.2f} |" in row and "| tinytest-placebo (placebo) |" in out
+    assert "tinytest: seed pairs" in out or "tinytest: every seed pair" in out

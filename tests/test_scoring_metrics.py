@@ -240,7 +240,7 @@ def test_persona_contrast_is_zero_exactly_where_the_prompts_agree(tiny):
     with pytest.raises(ValueError, match="recompute"):
         contrast_summary(t.drop(columns="lp_other"))
     # the paper's sentence reads the summary as contrast_summary writes it
-    from wsteer.signal import contrast_sentence
+    from wsteer.signal_report import contrast_sentence
 
     text = contrast_sentence("M", s.reset_index())
     assert f"another pair by {s.loc['transfer', 'estimate']:+.3f}" in text and "on training questions" in text

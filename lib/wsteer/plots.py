@@ -1,7 +1,6 @@
 """Figures drawn from the summary tables (the paper calls these at render time)."""
 from __future__ import annotations
 
-import re
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
@@ -81,25 +80,21 @@ def _scale_axis(ax, scales: list[float]) -> None:
     ax.set_xlabel("training examples per side")
 
 
-def _short_knob(knob: str, width: int = 34) -> str:
-    """A knob's text for a legend: module lists collapsed (`['q_proj', 'k_proj']` → q, k), cut to `width`."""
-    text = re.sub(r"\[([^\]]*)\]", lambda m: ", ".join(x.strip(" '\"").removesuffix("_proj") for x in m[1].split(",")), knob)
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 def _config_style(summary: pd.DataFrame, is_data_knob) -> dict[str, dict]:
     """Marker, colour, fill and legend label per config.
 
     Configs that change only the data share blue circles; every other knob gets its own marker and colour; a
     placebo is hollow red, with its real twin's marker when its name is `<twin>-placebo`.
     """
+    from .signal_report import short_knob
+
     styles, k = {}, 0
     for r in summary[~summary.placebo.astype(bool)].itertuples():
         if is_data_knob(r.knob):
             styles[r.config] = {"color": "C0", "marker": "o", "fill": True, "label": "data scale (default, more questions)"}
         else:
             styles[r.config] = {"color": f"C{[2, 4, 5, 6, 8, 9][k % 6]}", "marker": KNOB_MARKERS[k % len(KNOB_MARKERS)],
-                                "fill": True, "label": f"{r.config.removeprefix('signal-')}: {_short_knob(r.knob)}"}
+                                "fill": True, "label": f"{r.config.removeprefix('signal-')}: {short_knob(r.knob)}"}
             k += 1
     for r in summary[summary.placebo.astype(bool)].itertuples():
         twin = styles.get(r.config.removesuffix("-placebo"), {"marker": "o"})

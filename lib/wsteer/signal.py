@@ -249,7 +249,8 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     seed of the recipe stages this config computed (reused completions cost 0 here; ANALYSIS_STAGES are not
     recipe cost), its data scale and knob, the null it is judged against (`null_cosines`) with its max, mean and
     sd, the separation z = (mean real cosine − mean null cosine) / sd of the null and its `permutation_p` (NaN for a
-    placebo, which is its own null), and the flat side measures (`side_decomposition`) if screened."""
+    placebo, which is its own null), and the flat side measures (`side_decomposition`) if screened. Rows in
+    SCREEN_ORDER, unknown configs last by name."""
     cos = tables["cosines"].query("level == 'flat'")
     flat = cos.pivot_table(index=["config", "placebo"], columns="kind", values="cosine", aggfunc=["mean", "min", "max"])
     flat.columns = [f"cos_{k}_{stat}" for stat, k in flat.columns]
@@ -278,7 +279,8 @@ def screen_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         flat_sides = sides.query("level == 'flat'").pivot_table(index="config", columns="measure", values="value", aggfunc="mean")
         flat_sides = flat_sides.reindex(columns=["pos_across", "mean_across", "pos_vs_neg", "persona_share"])
         out = out.merge(flat_sides.add_prefix("side_").reset_index(), on="config", how="left")
-    return out
+    rank = {c: i for i, c in enumerate(SCREEN_ORDER)}
+    return out.sort_values("config", key=lambda c: c.map(lambda x: (rank.get(x, len(rank)), x))).reset_index(drop=True)
 
 
 def group_separation(tables: dict[str, pd.DataFrame], level: str = "family") -> pd.DataFrame:
@@ -305,29 +307,6 @@ def group_separation(tables: dict[str, pd.DataFrame], level: str = "family") -> 
     return pd.DataFrame(rows)
 
 
-def signal_verdict(model_label: str, summary: pd.DataFrame) -> str:
-    """One plain sentence per model: is every seed-pair cosine of each real configuration above every null pair
-    (its placebo twin's seed pairs, the real × placebo pairs, and the random pairs)? No claim without a placebo."""
-    parts = []
-    for r in summary[~summary.placebo.astype(bool)].itertuples():
-        if r.null_config is None or pd.isna(r.null_config):
-            parts.append(f"{r.config}: cosine {r.cos_dW_mean:.4f} against {r.cos_random_mean:.5f} for random "
-                         f"directions; no placebo screen yet, so the training-noise floor is unknown")
-            continue
-        floor = max(r.cos_random_max, r.cos_null_max)
-        against = (f"{r.n_null} null pairs of its placebo twin" if r.null_is_twin
-                   else f"placebo of another recipe ({r.null_config}, {r.n_null} pairs; no twin screened yet)")
-        stats = (f" (z = {r.separation:.2f}, permutation p = {r.p_perm:.3f})"
-                 if r.null_is_twin and not pd.isna(r.p_perm) else "")
-        if r.cos_dW_min > floor:
-            parts.append(f"{r.config}: every seed pair ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) lies above the "
-                         f"{against} and the random pairs (up to {floor:.4f}){stats}")
-        else:
-            parts.append(f"{r.config}: seed pairs ({r.cos_dW_min:.4f} to {r.cos_dW_max:.4f}) overlap the {against} "
-                         f"(up to {r.cos_null_max:.4f}): no direction beyond training noise{stats}")
-    return f"On {model_label}, " + "; ".join(parts) + "." if parts else ""
-
-
 def dilemma_points(model: str, summary: pd.DataFrame, alpha: float = 1.0, root=None) -> pd.DataFrame:
     """Balanced Daily Dilemmas Δ(α) with its CI, dW and random control, for each screened config that also has
     a full run (results/<config>/<model>/lora/summary/shifts.csv); others are left out."""
@@ -344,48 +323,6 @@ def dilemma_points(model: str, summary: pd.DataFrame, alpha: float = 1.0, root=N
             rows.append({"config": r.config, "placebo": r.placebo, "examples_per_side": r.examples_per_side,
                          "method": method, "estimate": m.estimate, "ci_low": m.ci_low, "ci_high": m.ci_high})
     return pd.DataFrame(rows)
-
-
-def side_sentence(model_label: str, summary: pd.DataFrame) -> str:
-    """Where dW sits inside the updates, per real configuration with side measures: how well θ+ − θ0 and the mean
-    update reproduce across seeds, against the persona share ‖dW‖ / ‖M‖ and dW's own seed-to-seed cosine."""
-    if "side_pos_across" not in summary:
-        return ""
-    parts = [f"{r.config}: θ+ − θ0 has seed-to-seed cosine {r.side_pos_across:.2f} and the mean update "
-             f"{r.side_mean_across:.2f}, while dW, {r.side_persona_share:.2f} of the mean update's norm, has "
-             f"{r.cos_dW_mean:.4f}" for r in summary.itertuples() if not pd.isna(r.side_pos_across)]
-    return f"On {model_label}, " + "; ".join(parts) + "." if parts else ""
-
-
-def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
-    """The data-scale trend: mean seed-pair cosine and held-out gap shift of the real configurations that change
-    only the amount of data, each next to its null (largest null cosine, placebo twin's held-out shift)."""
-    real = summary[~summary.placebo.astype(bool) & summary.knob.fillna("").map(is_data_knob)]
-    if len(real) < 2:
-        return ""
-    by_name = summary.set_index("config")
-    parts = []
-    for r in real.sort_values("examples_per_side").itertuples():
-        twin = by_name.loc[r.null_config] if r.null_is_twin else None
-        null_gap = f", placebo {twin.gap_shift_heldout:+.3f}" if twin is not None else ""
-        parts.append(f"{r.examples_per_side} examples per side ({r.config}): cosine {r.cos_dW_mean:.4f} "
-                     f"(null up to {r.cos_null_max:.4f}{'' if r.null_is_twin else ', placebo of another recipe'}), "
-                     f"held-out gap shift {r.gap_shift_heldout:+.3f}{null_gap}")
-    estimate = scale_estimate(summary)
-    trend = ""
-    if estimate is not None:
-        pts = ", ".join(f"z = {z:.2f} at {n}" for n, z in zip(estimate.examples, estimate.separations))
-        trend = (f" The separation from the twin null (mean real minus mean null cosine, in null SDs) is {pts} "
-                 f"examples per side, a power {estimate.power:.2f} of the data")
-        trend += (f"; if that power held, the seed pairs would sit z = {estimate.z_target:.0f} above their null at about "
-                  f"{estimate.examples_needed:,.0f} examples per side (an extrapolation from {len(estimate.examples)} "
-                  f"points, not a measurement)." if estimate.power > 0 else
-                  "; it does not grow with the data, so no scale can be read off this trend.")
-        z = estimate.separations
-        if estimate.power > 0 and len(z) > 2 and z[-1] <= z[-2]:
-            trend += (f" The last step did not rise (z = {z[-2]:.2f} at {estimate.examples[-2]} → {z[-1]:.2f} at "
-                      f"{estimate.examples[-1]}), so the fitted power overstates the recent trend.")
-    return f"On {model_label}, against the number of training questions: " + "; ".join(parts) + "." + trend
 
 
 @dataclass(frozen=True)
@@ -424,23 +361,6 @@ def load_contrast(config: str, model: str, adapter: str = "lora") -> pd.DataFram
     if not parts:
         raise FileNotFoundError(f"no persona contrast for {config} on {model}: make contrast EXPERIMENT={config}")
     return pd.concat(parts, ignore_index=True)
-
-
-SPLIT_NAMES = {"heldout": "held-out", "train": "training"}
-
-
-def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
-    """The trait the training data carries (`evaluate.contrast_summary`): per split, the generating pair's contrast
-    and the transfer through another persona pair, with its CI."""
-    s = summary.set_index(["split", "measure"])
-    parts = []
-    for split in dict.fromkeys(summary.split):
-        c, t = s.loc[(split, "contrast")], s.loc[(split, "transfer")]
-        parts.append(f"on {SPLIT_NAMES.get(split, split)} questions the generating persona pair tells a "
-                     f"completion's side apart by {c.estimate:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}] nats per token, and another pair by "
-                     f"{t.estimate:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], {t.estimate / c.estimate:.0%} of it "
-                     f"({int(t.n_questions)} question × seed units)")
-    return f"On {model_label}, " + "; ".join(parts) + "."
 
 
 def example_completions(config: str, model: str, adapter: str = "lora", seed: int = 0, split: str = "heldout",
