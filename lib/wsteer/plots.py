@@ -62,11 +62,11 @@ KNOB_MARKERS = ["s", "^", "D", "v", "P", "X", "<", ">"]
 
 
 def _scale_positions(summary: pd.DataFrame, order: list[str]) -> dict[str, float]:
-    """x per config: its training examples per side, spread ×1.08 apart among configs of the same scale."""
+    """x per config: its training examples per side, spread ×1.05 apart among configs of the same scale."""
     pos, seen = {}, {}
     for c in sorted(summary.config, key=lambda c: order.index(c) if c in order else len(order)):
         x = float(summary.set_index("config").examples_per_side[c])
-        pos[c] = x * 1.08 ** seen.get(x, 0)
+        pos[c] = x * 1.05 ** seen.get(x, 0)
         seen[x] = seen.get(x, 0) + 1
     return pos
 
@@ -136,7 +136,7 @@ def signal_figure(screens: dict[str, dict[str, pd.DataFrame]], summaries: dict[s
         for r in summ[summ.placebo.astype(bool)].itertuples():
             v = cos[(cos.config == r.config) & (cos.kind == "dW")].cosine
             v = pd.concat([v, null_pairs[null_pairs.placebo_config == r.config].cosine])
-            ax_c.fill_between([x[r.config] / 1.04, x[r.config] * 1.04], v.min(), v.max(), color="C3", alpha=0.15, lw=0)
+            ax_c.fill_between([x[r.config] / 1.02, x[r.config] * 1.02], v.min(), v.max(), color="C3", alpha=0.15, lw=0)
         for c, st in style.items():
             d = cos[(cos.config == c) & (cos.kind == "dW")]
             _dots(ax_c, [x[c]] * len(d), d.cosine, st)
