@@ -165,11 +165,12 @@ def null_tables(real_cfg: ExperimentConfig, placebo_cfg: ExperimentConfig, model
                                                                model=model, adapter=adapter)
 
 
-# Display order of screened configurations: the default, its placebo, then one knob at a time.
+# Display order of screened configurations: the default, its placebo, one knob at a time, then combinations.
 SCREEN_ORDER = ["default", "signal-placebo", "signal-indep", "signal-indep-placebo", "signal-ep4",
                 "signal-ep4-placebo", "signal-lr3x", "signal-lr3x-placebo", "signal-r32", "signal-r32-placebo",
                 "signal-attn", "signal-attn-placebo", "signal-p8", "signal-p8-placebo", "signal-s4",
-                "signal-s4-placebo", "signal-q80", "signal-q80-placebo", "signal-q160", "signal-q160-placebo"]
+                "signal-s4-placebo", "signal-q80", "signal-q80-placebo", "signal-q160", "signal-q160-placebo",
+                "signal-indep-q80", "signal-indep-q80-placebo"]
 
 
 SCREEN_TABLES = ("cosines", "split_average", "persona_gap", "timings", "sides", "null_pairs")
