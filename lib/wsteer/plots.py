@@ -1,7 +1,6 @@
 """Figures drawn from the summary tables (the paper calls these at render time)."""
 from __future__ import annotations
 
-
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -64,8 +63,9 @@ KNOB_MARKERS = ["s", "^", "D", "v", "P", "X", "<", ">"]
 def _scale_positions(summary: pd.DataFrame, order: list[str]) -> dict[str, float]:
     """x per config: its training examples per side, spread ×1.05 apart among configs of the same scale."""
     pos, seen = {}, {}
+    scale = summary.set_index("config").examples_per_side
     for c in sorted(summary.config, key=lambda c: order.index(c) if c in order else len(order)):
-        x = float(summary.set_index("config").examples_per_side[c])
+        x = float(scale[c])
         pos[c] = x * 1.05 ** seen.get(x, 0)
         seen[x] = seen.get(x, 0) + 1
     return pos
