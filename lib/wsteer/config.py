@@ -126,7 +126,21 @@ def _build(cls, raw: dict[str, Any], where: str):
 
 
 def load_config(name_or_path: str | Path = "default", **overrides: Any) -> ExperimentConfig:
-    """Read configs/experiments/<name>.yaml (or a path); `overrides` replace top-level keys (e.g. models=[...])."""
+    """Read configs/experiments/<name>.yaml (or a path); `overrides` replace top-level keys (e.g. models=[...]).
+
+    A file with `extends: <name>` starts from that config's resolved keys and overrides them section by section
+    (a knob's config states only its knob; a placebo twin only `train.placebo`). Keys a file chain leaves unset
+    take the dataclass defaults.
+    """
+    raw = _resolved_yaml(_config_path(name_or_path), ())
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    path = _config_path(name_or_path)
+    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{path}:{k}") for k, cls in _SECTIONS.items()}
+    top = _build(ExperimentConfig, raw, str(path))
+    return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})
+
+
+def _config_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if not path.suffix:
         path = configs_dir() / "experiments" / f"{name_or_path}.yaml"
@@ -134,8 +148,41 @@ def load_config(name_or_path: str | Path = "default", **overrides: Any) -> Exper
         path = REPO_ROOT / path
     if not path.exists():
         raise FileNotFoundError(f"no experiment config {path}")
+    return path
+
+
+def config_files(name_or_path: str | Path) -> list[Path]:
+    """The config's file and every file it `extends`, child first: what a run of it depends on."""
+    files = [_config_path(name_or_path)]
+    while (parent := (yaml.safe_load(files[-1].read_text()) or {}).get("extends")) is not None:
+        sibling = files[-1].parent / f"{parent}.yaml"
+        files.append(sibling if sibling.exists() else _config_path(parent))
+        if files[-1].resolve() in {f.resolve() for f in files[:-1]}:
+            raise ValueError(f"config extends itself: {' -> '.join(f.name for f in files)}")
+    return files
+
+
+def _resolved_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The file's keys over those of the config it `extends` (resolved recursively; a parent is looked up by
+    name in configs/experiments/, or as a path relative to the file). Sections merge key by key; lists replace."""
+    if path.resolve() in chain:
+        raise ValueError(f"config extends itself: {' -> '.join(p.name for p in (*chain, path.resolve()))}")
     raw = yaml.safe_load(path.read_text()) or {}
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{path}:{k}") for k, cls in _SECTIONS.items()}
-    top = _build(ExperimentConfig, raw, str(path))
-    return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config is a mapping of keys, got {type(raw).__name__}")
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if "name" not in raw:
+        raise ValueError(f"{path}: a config that extends {parent!r} needs its own `name` (results are filed under it)")
+    sibling = path.parent / f"{parent}.yaml"
+    try:
+        base = _resolved_yaml(sibling if sibling.exists() else _config_path(parent), (*chain, path.resolve()))
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{path}: extends {parent!r}, which does not exist ({err})") from None
+    for key, value in raw.items():
+        if key in _SECTIONS and isinstance(base.get(key), dict) and isinstance(value, dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
