@@ -40,6 +40,7 @@ def test_extends_overrides_section_keys_and_replaces_lists(tmp_path):
     ({"a": {"extends": "nowhere", "name": "a"}}, "extends 'nowhere', which does not exist"),
     ({"a": {"extends": "b"}, "b": {"name": "b"}}, "needs its own `name`"),
     ({"a": {"extends": "b", "name": "a", "train": {"epoch": 4}}, "b": {"name": "b"}}, r"unknown keys \['epoch'\]"),
+    ({"a": {"extends": "b", "name": "a"}, "b": ["name", "b"]}, "a config is a mapping of keys, got list"),
 ])
 def test_bad_extends_chains_fail_with_the_reason(tmp_path, files, message):
     for name, body in files.items():

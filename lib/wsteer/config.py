@@ -129,15 +129,38 @@ def load_config(name_or_path: str | Path = "default", **overrides: Any) -> Exper
     """Read configs/experiments/<name>.yaml (or a path); `overrides` replace top-level keys (e.g. models=[...]).
 
     A file with `extends: <name>` starts from that config's resolved keys and overrides them section by section
-    (a knob's config states only its knob; a placebo twin only `train.placebo`). Keys a file chain leaves unset
-    take the dataclass defaults.
+    (a knob's config states only its knob; a placebo twin only `train.placebo`); lists replace. Keys the whole
+    chain leaves unset take the dataclass defaults.
     """
-    raw = _resolved_yaml(_config_path(name_or_path), ())
+    files = config_files(name_or_path)
+    raw: dict[str, Any] = {}
+    for path in reversed(files):  # root first
+        for key, value in _read_yaml(path).items():
+            merge = key in _SECTIONS and isinstance(raw.get(key), dict) and isinstance(value, dict)
+            raw[key] = {**raw[key], **value} if merge else value
+    raw.pop("extends", None)
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    path = _config_path(name_or_path)
-    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{path}:{k}") for k, cls in _SECTIONS.items()}
-    top = _build(ExperimentConfig, raw, str(path))
+    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{files[0]}:{k}") for k, cls in _SECTIONS.items()}
+    top = _build(ExperimentConfig, raw, str(files[0]))
     return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})
+
+
+def config_files(name_or_path: str | Path) -> list[Path]:
+    """The config's file and every file it `extends`, child first: what a run of it depends on. A parent is
+    looked up beside its child first, then by name in configs/experiments/."""
+    files = [_config_path(name_or_path)]
+    while (parent := _read_yaml(files[-1]).get("extends")) is not None:
+        if "name" not in _read_yaml(files[-1]):
+            raise ValueError(f"{files[-1]}: a config that extends {parent!r} needs its own `name` "
+                             "(results are filed under it)")
+        sibling = files[-1].parent / f"{parent}.yaml"
+        try:
+            files.append(sibling if sibling.exists() else _config_path(parent))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{files[-1]}: extends {parent!r}, which does not exist ({err})") from None
+        if files[-1].resolve() in {f.resolve() for f in files[:-1]}:
+            raise ValueError(f"config extends itself: {' -> '.join(f.name for f in files)}")
+    return files
 
 
 def _config_path(name_or_path: str | Path) -> Path:
@@ -151,38 +174,8 @@ def _config_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def config_files(name_or_path: str | Path) -> list[Path]:
-    """The config's file and every file it `extends`, child first: what a run of it depends on."""
-    files = [_config_path(name_or_path)]
-    while (parent := (yaml.safe_load(files[-1].read_text()) or {}).get("extends")) is not None:
-        sibling = files[-1].parent / f"{parent}.yaml"
-        files.append(sibling if sibling.exists() else _config_path(parent))
-        if files[-1].resolve() in {f.resolve() for f in files[:-1]}:
-            raise ValueError(f"config extends itself: {' -> '.join(f.name for f in files)}")
-    return files
-
-
-def _resolved_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """The file's keys over those of the config it `extends` (resolved recursively; a parent is looked up by
-    name in configs/experiments/, or as a path relative to the file). Sections merge key by key; lists replace."""
-    if path.resolve() in chain:
-        raise ValueError(f"config extends itself: {' -> '.join(p.name for p in (*chain, path.resolve()))}")
+def _read_yaml(path: Path) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a config is a mapping of keys, got {type(raw).__name__}")
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    if "name" not in raw:
-        raise ValueError(f"{path}: a config that extends {parent!r} needs its own `name` (results are filed under it)")
-    sibling = path.parent / f"{parent}.yaml"
-    try:
-        base = _resolved_yaml(sibling if sibling.exists() else _config_path(parent), (*chain, path.resolve()))
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{path}: extends {parent!r}, which does not exist ({err})") from None
-    for key, value in raw.items():
-        if key in _SECTIONS and isinstance(base.get(key), dict) and isinstance(value, dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return base
+    return raw
