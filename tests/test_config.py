@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from wsteer.config import config_files, load_config
+from wsteer.config import config_files, load_config, parent_name
 from wsteer.paths import REPO_ROOT, configs_dir
 
 COMMITTED = sorted(p.stem for p in (configs_dir() / "experiments").glob("*.yaml"))
@@ -55,8 +55,7 @@ def test_every_committed_placebo_config_is_the_twin_of_the_config_it_extends(nam
     from wsteer.signal import recipe
 
     twin = load_config(name)
-    real_name = yaml.safe_load(config_files(name)[0].read_text())["extends"]
-    real = load_config(real_name)
+    real = load_config(parent_name(name))
     assert twin.train.placebo and not real.train.placebo
     assert recipe(twin) == recipe(real) and (twin.seeds, twin.eval) == (real.seeds, real.eval)
 
@@ -74,3 +73,29 @@ def test_committed_results_keep_the_run_keys_of_their_config(name):
             checked += 1
     if name in ("default", "signal-placebo", "signal-q80"):
         assert checked >= 3, f"no committed seeds found for {name}"
+
+
+def test_study_sentence_names_the_adopted_recipe_with_its_rank_and_cost(tmp_path):
+    from wsteer.signal_report import study_sentence
+
+    study = _write(tmp_path, "study", {"extends": "b", "name": "study"})
+    summary = pd.DataFrame([
+        {"config": "a", "placebo": False, "null_is_twin": True, "separation": 1.0, "computed_minutes_per_seed": 5.0},
+        {"config": "b", "placebo": False, "null_is_twin": True, "separation": 1.5, "computed_minutes_per_seed": 9.2},
+        {"config": "c", "placebo": False, "null_is_twin": False, "separation": 2.5, "computed_minutes_per_seed": 3.0},
+        {"config": "b-placebo", "placebo": True, "null_is_twin": False, "separation": float("nan"),
+         "computed_minutes_per_seed": 6.0}])
+    text = study_sentence("no-such-model", summary, study=study)
+    assert "`study`" in text and "recipe of b: z = 1.50, rank 1 of 2 recipes" in text and "9 min per seed" in text
+    assert "Daily Dilemmas" not in text  # no evaluation timed for this model
+    assert "has not been screened" in study_sentence("m", summary[summary.config != "b"], study=study)
+    with pytest.raises(ValueError, match="must extend"):
+        study_sentence("m", summary, study=_write(tmp_path, "loose", {"name": "loose"}))
+
+
+def test_the_study_default_adopts_a_screened_real_recipe():
+    from wsteer.signal import SCREEN_ORDER
+
+    recipe = parent_name("study")
+    assert recipe in SCREEN_ORDER and not load_config(recipe).train.placebo
+    assert load_config("study").run_key("smollm2-135m", "lora") == load_config(recipe).run_key("smollm2-135m", "lora")

@@ -163,6 +163,11 @@ def config_files(name_or_path: str | Path) -> list[Path]:
     return files
 
 
+def parent_name(name_or_path: str | Path) -> str | None:
+    """The name the config `extends`, or None."""
+    return _read_yaml(_config_path(name_or_path)).get("extends")
+
+
 def _config_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if not path.suffix:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 
+from .config import parent_name
 from .signal import is_data_knob, load_screen, scale_estimate, screen_summary
+from .timing import median_stage_minutes
+
+STUDY = "study"  # configs/experiments/study.yaml: the recipe the later studies start from
 
 
 def short_knob(knob: str, width: int = 34) -> str:
@@ -109,6 +114,28 @@ def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
     return f"On {model_label}, against the number of training questions: " + "; ".join(parts) + "." + trend
 
 
+def study_sentence(model: str, summary: pd.DataFrame, study: str | Path = STUDY, label: str | None = None) -> str:
+    """Which screened recipe the `study` config extends, its separation z and rank among the real recipes judged
+    against their own placebo twin on `model`, and its cost per seed: the screen stages as measured for that recipe,
+    plus the Daily Dilemmas evaluation as measured in the default runs (same rows)."""
+    recipe, name = parent_name(study), Path(study).stem
+    if recipe is None:
+        raise ValueError(f"config {name} must extend the screened recipe it adopts")
+    label = label or model
+    rows = summary[~summary.placebo.astype(bool) & summary.null_is_twin.astype(bool)]
+    if recipe not in set(rows.config):
+        return f"On {label}, the recipe of `{name}` ({recipe}) has not been screened against its placebo twin."
+    r = rows.set_index("config").loc[recipe]
+    rank = int((rows.separation > r.separation).sum()) + 1
+    evaluate = median_stage_minutes("default", model, "evaluate")
+    cost = f"{r.computed_minutes_per_seed:.0f} min per seed for generation, training and the in-distribution check"
+    if evaluate is not None:
+        cost += f", plus {evaluate:.0f} min for the Daily Dilemmas evaluation"
+    return (f"On {label}, the default for later studies is `{name}` (configs/experiments/{name}.yaml), the recipe of "
+            f"{recipe}: z = {r.separation:.2f}, rank {rank} of {len(rows)} recipes judged against their own twin; "
+            f"{cost} on this machine.")
+
+
 SPLIT_NAMES = {"heldout": "held-out", "train": "training"}
 
 
@@ -133,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"## {model}\n")
         print(screen_table(summary, full=False).to_markdown(index=False, disable_numparse=True))
         print()
-        for text in (signal_verdict(model, summary), scale_sentence(model, summary)):
+        for text in (signal_verdict(model, summary), scale_sentence(model, summary), study_sentence(model, summary)):
             if text:
                 print(text, "\n")
 
