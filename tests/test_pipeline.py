@@ -467,3 +467,18 @@ def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tin
     row = next(line for line in out.splitlines() if line.startswith("| tinytest "))
     assert f"| {s.separation['tinytest']:.2f} |" in row and "| tinytest-placebo (placebo) |" in out
     assert "tinytest: seed pairs" in out or "tinytest: every seed pair" in out
+    readme = tmp / "README.md"
+    readme.write_text(f"intro\n{signal_report.README_BEGIN}\nstale\n{signal_report.README_END}\noutro\n")
+    signal_report.main(["--readme", str(readme), tiny_model_dir.name])
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{signal_report.README_END}\noutro\n") and "stale" not in text
+    assert row in text  # the same table row as printed
+
+
+def test_splice_needs_one_begin_marker_before_one_end_marker():
+    from wsteer.signal_report import README_BEGIN, README_END, splice
+
+    assert splice(f"a\n{README_BEGIN}\nold\n{README_END}\nb", "new") == f"a\n{README_BEGIN}\nnew\n{README_END}\nb"
+    for bad in (f"{README_END}\n{README_BEGIN}", f"{README_BEGIN}\n", f"{README_BEGIN}{README_BEGIN}{README_END}"):
+        with pytest.raises(ValueError, match="expected one"):
+            splice(bad, "new")

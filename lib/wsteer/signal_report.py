@@ -153,9 +153,42 @@ def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
     return f"On {model_label}, " + "; ".join(parts) + "."
 
 
+README_BEGIN, README_END = "<!-- SIGNAL-TABLES:BEGIN -->", "<!-- SIGNAL-TABLES:END -->"
+MODEL_TITLES = {"smollm2-135m": "SmolLM2-135M", "qwen2.5-coder-0.5b": "Qwen2.5-Coder-0.5B"}
+
+
+def readme_tables(models: list[str]) -> str:
+    """The README's block of screen tables, one per model (Markdown; `screen_table(full=False)`)."""
+    parts = []
+    for model in models:
+        table = screen_table(screen_summary(load_screen(model)), full=False)
+        parts.append(f"{MODEL_TITLES.get(model, model)} (`python -m wsteer.signal_report {model}`):\n\n"
+                     + table.to_markdown(index=False, disable_numparse=True))
+    return "\n\n".join(parts)
+
+
+def splice(text: str, block: str, begin: str = README_BEGIN, end: str = README_END) -> str:
+    """`text` with everything between the `begin` and `end` marker lines replaced by `block`."""
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"expected one {begin} line followed by one {end} line")
+    head, rest = text.split(begin)
+    return f"{head}{begin}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Print, per model, the screen table (Markdown), the verdicts and the scale trend."""
-    for model in (argv if argv is not None else sys.argv[1:]) or ["smollm2-135m"]:
+    """Print, per model, the screen table (Markdown), the verdicts, the scale trend and the study default;
+    `--readme PATH` instead rewrites the block between the SIGNAL-TABLES markers of PATH with the tables."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    readme = None
+    if "--readme" in args:
+        i = args.index("--readme")
+        readme = Path(args[i + 1])
+        del args[i:i + 2]
+    models = args or ["smollm2-135m"]
+    if readme is not None:
+        readme.write_text(splice(readme.read_text(), readme_tables(models)))
+        return
+    for model in models:
         summary = screen_summary(load_screen(model))
         print(f"## {model}\n")
         print(screen_table(summary, full=False).to_markdown(index=False, disable_numparse=True))
