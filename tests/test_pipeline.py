@@ -175,19 +175,6 @@ def test_cached_tables_are_recognised_whatever_the_run_key_looks_like(tmp_path, 
     assert run.cached_table(tmp_path / "t.csv") is None
 
 
-def test_committed_results_keep_their_run_keys():
-    """Keys hash the config and data files; a code change must not orphan the committed default results."""
-    from wsteer.config import load_config
-
-    cfg = load_config("default")
-    for model in ("smollm2-135m", "qwen2.5-coder-0.5b"):
-        path = REPO_ROOT / "data" / "results" / "default" / model / "lora" / "seed0" / "completions.csv"
-        if path.exists():
-            comp = pd.read_csv(path, dtype=str)
-            assert comp.run_key.eq(cfg.run_key(model, "lora")).all(), model
-            assert comp.gen_key.eq(cfg.gen_key(model)).all(), model
-
-
 def test_placebo_swaps_the_sides_of_exactly_half_the_pairs():
     from wsteer.personas import placebo_sides
 
@@ -480,3 +467,18 @@ def test_signal_notebook_screens_a_config_against_its_placebo_twin(tiny_run, tin
     row = next(line for line in out.splitlines() if line.startswith("| tinytest "))
     assert f"| {s.separation['tinytest']:.2f} |" in row and "| tinytest-placebo (placebo) |" in out
     assert "tinytest: seed pairs" in out or "tinytest: every seed pair" in out
+    readme = tmp / "README.md"
+    readme.write_text(f"intro\n{signal_report.README_BEGIN}\nstale\n{signal_report.README_END}\noutro\n")
+    signal_report.main(["--readme", str(readme), tiny_model_dir.name])
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{signal_report.README_END}\noutro\n") and "stale" not in text
+    assert row in text  # the same table row as printed
+
+
+def test_splice_needs_one_begin_marker_before_one_end_marker():
+    from wsteer.signal_report import README_BEGIN, README_END, splice
+
+    assert splice(f"a\n{README_BEGIN}\nold\n{README_END}\nb", "new") == f"a\n{README_BEGIN}\nnew\n{README_END}\nb"
+    for bad in (f"{README_END}\n{README_BEGIN}", f"{README_BEGIN}\n", f"{README_BEGIN}{README_BEGIN}{README_END}"):
+        with pytest.raises(ValueError, match="expected one"):
+            splice(bad, "new")

@@ -126,7 +126,49 @@ def _build(cls, raw: dict[str, Any], where: str):
 
 
 def load_config(name_or_path: str | Path = "default", **overrides: Any) -> ExperimentConfig:
-    """Read configs/experiments/<name>.yaml (or a path); `overrides` replace top-level keys (e.g. models=[...])."""
+    """Read configs/experiments/<name>.yaml (or a path); `overrides` replace top-level keys (e.g. models=[...]).
+
+    A file with `extends: <name>` starts from that config's resolved keys and overrides them section by section
+    (a knob's config states only its knob; a placebo twin only `train.placebo`); lists replace. Keys the whole
+    chain leaves unset take the dataclass defaults.
+    """
+    files = config_files(name_or_path)
+    raw: dict[str, Any] = {}
+    for path in reversed(files):  # root first
+        for key, value in _read_yaml(path).items():
+            merge = key in _SECTIONS and isinstance(raw.get(key), dict) and isinstance(value, dict)
+            raw[key] = {**raw[key], **value} if merge else value
+    raw.pop("extends", None)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{files[0]}:{k}") for k, cls in _SECTIONS.items()}
+    top = _build(ExperimentConfig, raw, str(files[0]))
+    return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})
+
+
+def config_files(name_or_path: str | Path) -> list[Path]:
+    """The config's file and every file it `extends`, child first: what a run of it depends on. A parent is
+    looked up beside its child first, then by name in configs/experiments/."""
+    files = [_config_path(name_or_path)]
+    while (parent := _read_yaml(files[-1]).get("extends")) is not None:
+        if "name" not in _read_yaml(files[-1]):
+            raise ValueError(f"{files[-1]}: a config that extends {parent!r} needs its own `name` "
+                             "(results are filed under it)")
+        sibling = files[-1].parent / f"{parent}.yaml"
+        try:
+            files.append(sibling if sibling.exists() else _config_path(parent))
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{files[-1]}: extends {parent!r}, which does not exist ({err})") from None
+        if files[-1].resolve() in {f.resolve() for f in files[:-1]}:
+            raise ValueError(f"config extends itself: {' -> '.join(f.name for f in files)}")
+    return files
+
+
+def parent_name(name_or_path: str | Path) -> str | None:
+    """The name the config `extends`, or None."""
+    return _read_yaml(_config_path(name_or_path)).get("extends")
+
+
+def _config_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if not path.suffix:
         path = configs_dir() / "experiments" / f"{name_or_path}.yaml"
@@ -134,8 +176,11 @@ def load_config(name_or_path: str | Path = "default", **overrides: Any) -> Exper
         path = REPO_ROOT / path
     if not path.exists():
         raise FileNotFoundError(f"no experiment config {path}")
+    return path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     raw = yaml.safe_load(path.read_text()) or {}
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{path}:{k}") for k, cls in _SECTIONS.items()}
-    top = _build(ExperimentConfig, raw, str(path))
-    return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config is a mapping of keys, got {type(raw).__name__}")
+    return raw

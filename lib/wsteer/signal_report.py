@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 
+from .config import parent_name
 from .signal import is_data_knob, load_screen, scale_estimate, screen_summary
+from .timing import median_stage_minutes
+
+STUDY = "study"  # configs/experiments/study.yaml: the recipe the later studies start from
 
 
 def short_knob(knob: str, width: int = 34) -> str:
@@ -109,6 +114,28 @@ def scale_sentence(model_label: str, summary: pd.DataFrame) -> str:
     return f"On {model_label}, against the number of training questions: " + "; ".join(parts) + "." + trend
 
 
+def study_sentence(model: str, summary: pd.DataFrame, study: str | Path = STUDY, label: str | None = None) -> str:
+    """Which screened recipe the `study` config extends, its separation z and rank among the real recipes judged
+    against their own placebo twin on `model`, and its cost per seed: the screen stages as measured for that recipe,
+    plus the Daily Dilemmas evaluation as measured in the default runs (same rows)."""
+    recipe, name = parent_name(study), Path(study).stem
+    if recipe is None:
+        raise ValueError(f"config {name} must extend the screened recipe it adopts")
+    label = label or model
+    rows = summary[~summary.placebo.astype(bool) & summary.null_is_twin.astype(bool)]
+    if recipe not in set(rows.config):
+        return f"On {label}, the recipe of `{name}` ({recipe}) has not been screened against its placebo twin."
+    r = rows.set_index("config").loc[recipe]
+    rank = int((rows.separation > r.separation).sum()) + 1
+    evaluate = median_stage_minutes("default", model, "evaluate")
+    cost = f"{r.computed_minutes_per_seed:.0f} min per seed for generation, training and the in-distribution check"
+    if evaluate is not None:
+        cost += f", plus {evaluate:.0f} min for the Daily Dilemmas evaluation"
+    return (f"On {label}, the default for later studies is `{name}` (configs/experiments/{name}.yaml), the recipe of "
+            f"{recipe}: z = {r.separation:.2f}, rank {rank} of {len(rows)} recipes judged against their own twin; "
+            f"{cost} on this machine.")
+
+
 SPLIT_NAMES = {"heldout": "held-out", "train": "training"}
 
 
@@ -126,14 +153,47 @@ def contrast_sentence(model_label: str, summary: pd.DataFrame) -> str:
     return f"On {model_label}, " + "; ".join(parts) + "."
 
 
+README_BEGIN, README_END = "<!-- SIGNAL-TABLES:BEGIN -->", "<!-- SIGNAL-TABLES:END -->"
+MODEL_TITLES = {"smollm2-135m": "SmolLM2-135M", "qwen2.5-coder-0.5b": "Qwen2.5-Coder-0.5B"}
+
+
+def readme_tables(models: list[str]) -> str:
+    """The README's block of screen tables, one per model (Markdown; `screen_table(full=False)`)."""
+    parts = []
+    for model in models:
+        table = screen_table(screen_summary(load_screen(model)), full=False)
+        parts.append(f"{MODEL_TITLES.get(model, model)} (`python -m wsteer.signal_report {model}`):\n\n"
+                     + table.to_markdown(index=False, disable_numparse=True))
+    return "\n\n".join(parts)
+
+
+def splice(text: str, block: str, begin: str = README_BEGIN, end: str = README_END) -> str:
+    """`text` with everything between the `begin` and `end` marker lines replaced by `block`."""
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"expected one {begin} line followed by one {end} line")
+    head, rest = text.split(begin)
+    return f"{head}{begin}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Print, per model, the screen table (Markdown), the verdicts and the scale trend."""
-    for model in (argv if argv is not None else sys.argv[1:]) or ["smollm2-135m"]:
+    """Print, per model, the screen table (Markdown), the verdicts, the scale trend and the study default;
+    `--readme PATH` instead rewrites the block between the SIGNAL-TABLES markers of PATH with the tables."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    readme = None
+    if "--readme" in args:
+        i = args.index("--readme")
+        readme = Path(args[i + 1])
+        del args[i:i + 2]
+    models = args or ["smollm2-135m"]
+    if readme is not None:
+        readme.write_text(splice(readme.read_text(), readme_tables(models)))
+        return
+    for model in models:
         summary = screen_summary(load_screen(model))
         print(f"## {model}\n")
         print(screen_table(summary, full=False).to_markdown(index=False, disable_numparse=True))
         print()
-        for text in (signal_verdict(model, summary), scale_sentence(model, summary)):
+        for text in (signal_verdict(model, summary), scale_sentence(model, summary), study_sentence(model, summary)):
             if text:
                 print(text, "\n")
 

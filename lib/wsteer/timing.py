@@ -31,6 +31,17 @@ def stage_times(config: str) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def median_stage_minutes(config: str, model: str, stage: str) -> float | None:
+    """Median over seeds of a stage's computed (not cached) wall time in minutes, from the committed
+    results/<config>/stage_times.csv; None if that stage was never computed for `model`."""
+    path = results_dir() / config / "stage_times.csv"
+    if not path.exists():
+        return None
+    t = pd.read_csv(path)
+    t = t[(t.model == model) & (t.stage == stage) & ~t.cached.astype(bool)]
+    return float(t.seconds.median() / 60) if len(t) else None
+
+
 def main(argv: list[str] | None = None) -> None:
     config = (argv or sys.argv[1:] or ["default"])[0]
     t = stage_times(config)
