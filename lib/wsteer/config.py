@@ -132,35 +132,44 @@ def load_config(name_or_path: str | Path = "default", **overrides: Any) -> Exper
     (a knob's config states only its knob; a placebo twin only `train.placebo`); lists replace. Keys the whole
     chain leaves unset take the dataclass defaults.
     """
-    files = config_files(name_or_path)
+    chain = _config_chain(name_or_path)
     raw: dict[str, Any] = {}
-    for path in reversed(files):  # root first
-        for key, value in _read_yaml(path).items():
+    for _, body in reversed(chain):  # root first
+        for key, value in body.items():
             merge = key in _SECTIONS and isinstance(raw.get(key), dict) and isinstance(value, dict)
             raw[key] = {**raw[key], **value} if merge else value
     raw.pop("extends", None)
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{files[0]}:{k}") for k, cls in _SECTIONS.items()}
-    top = _build(ExperimentConfig, raw, str(files[0]))
+    path = chain[0][0]
+    sections = {k: _build(cls, raw.pop(k, {}) or {}, f"{path}:{k}") for k, cls in _SECTIONS.items()}
+    top = _build(ExperimentConfig, raw, str(path))
     return ExperimentConfig(**{**{k: getattr(top, k) for k in ("name", "models", "adapters", "seeds")}, **sections})
 
 
 def config_files(name_or_path: str | Path) -> list[Path]:
     """The config's file and every file it `extends`, child first: what a run of it depends on. A parent is
     looked up beside its child first, then by name in configs/experiments/."""
-    files = [_config_path(name_or_path)]
-    while (parent := _read_yaml(files[-1]).get("extends")) is not None:
-        if "name" not in _read_yaml(files[-1]):
-            raise ValueError(f"{files[-1]}: a config that extends {parent!r} needs its own `name` "
+    return [path for path, _ in _config_chain(name_or_path)]
+
+
+def _config_chain(name_or_path: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(file, its keys) for the config and every config it `extends`, child first; each file read once."""
+    path = _config_path(name_or_path)
+    chain = [(path, _read_yaml(path))]
+    while (parent := chain[-1][1].get("extends")) is not None:
+        child = chain[-1][0]
+        if "name" not in chain[-1][1]:
+            raise ValueError(f"{child}: a config that extends {parent!r} needs its own `name` "
                              "(results are filed under it)")
-        sibling = files[-1].parent / f"{parent}.yaml"
+        sibling = child.parent / f"{parent}.yaml"
         try:
-            files.append(sibling if sibling.exists() else _config_path(parent))
+            path = sibling if sibling.exists() else _config_path(parent)
         except FileNotFoundError as err:
-            raise FileNotFoundError(f"{files[-1]}: extends {parent!r}, which does not exist ({err})") from None
-        if files[-1].resolve() in {f.resolve() for f in files[:-1]}:
-            raise ValueError(f"config extends itself: {' -> '.join(f.name for f in files)}")
-    return files
+            raise FileNotFoundError(f"{child}: extends {parent!r}, which does not exist ({err})") from None
+        if path.resolve() in {p.resolve() for p, _ in chain}:
+            raise ValueError(f"config extends itself: {' -> '.join(p.name for p, _ in chain)} -> {path.name}")
+        chain.append((path, _read_yaml(path)))
+    return chain
 
 
 def parent_name(name_or_path: str | Path) -> str | None:
